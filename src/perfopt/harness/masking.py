@@ -1,0 +1,30 @@
+"""Mask credentials before anything is written (results, logs, reports)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# scheme://user:password@host -> scheme://user:***@host; the user name stays so a
+# reader can still tell which account a run used.
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):([^\s@/]+)@")
+# libpq key=value strings and similar: password=secret
+_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)=([^\s&;'\"]+)")
+MASK = "***"
+
+
+def mask_url(text: str) -> str:
+    """Return `text` with passwords in URLs and password=... pairs replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+    return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
+
+
+def mask_tree(value: Any) -> Any:
+    """Return a copy of a JSON-like value with every string (keys too) masked."""
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, dict):
+        return {mask_tree(k): mask_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_tree(v) for v in value]
+    return value

@@ -1,0 +1,165 @@
+"""results.jsonl: one versioned JSON object per line, append-only, migrated on read.
+
+Schema 2 (current), one line per cell:
+
+    schema, kind ("cell"), matrix, cell_id, label, workload, grid, params, baseline,
+    status (ok / failed / timeout / skipped), error, repeats (seconds of each run),
+    timing {n, median_s, min_s, max_s, mean_s, stdev_s, spread_pct},
+    measurement {seconds, stages, metrics, info} (the median repeat) or null,
+    prepare_s, attribution {stages, psutil, pyspy, oversubscription, threadpools},
+    verdict, environment {..., start_utc}
+
+and optionally one `kind = "overhead"` line with the views' measured overhead.
+Schema 1 (the first files) kept seconds/stages/metrics/info and psutil/pyspy flat on the
+line with no repeats; `migrate` lifts it to 2 (asv `update_to_2` style). A newer schema
+is refused instead of guessed at. Credentials are masked before a line is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from perfopt.errors import UserError
+from perfopt.harness.cells import params_label
+from perfopt.harness.masking import mask_tree
+
+SCHEMA = 2
+TERMINAL = ("ok", "failed", "timeout", "skipped")
+
+
+def timing(seconds: Sequence[float]) -> dict[str, Any]:
+    """Summarize repeat times: median, min, max, mean, stdev and spread (% of mean)."""
+    if not seconds:
+        return {"n": 0}
+    mean = statistics.fmean(seconds)
+    stdev = statistics.stdev(seconds) if len(seconds) > 1 else 0.0
+    return {
+        "n": len(seconds),
+        "median_s": statistics.median(seconds),
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "mean_s": mean,
+        "stdev_s": stdev,
+        "spread_pct": 100.0 * stdev / mean if mean > 0 else 0.0,
+    }
+
+
+def append(path: Path, record: dict[str, Any]) -> None:
+    """Mask, then append one line, flushed and fsynced (a crash loses at most this line)."""
+    line = json.dumps(mask_tree(record), sort_keys=True, default=str)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def repair_tail(path: Path) -> None:
+    """Cut a half-written last line (a crash mid-write) so appends start on a clean line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    """Read a results file, migrating older lines and refusing newer ones."""
+    if not path.is_file():
+        raise UserError(f"results file {path} does not exist")
+    records = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if lineno == len(lines):
+                continue  # a half-written last line from a crash: that cell reruns
+            raise UserError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from exc
+        records.append(migrate(record, f"{path}:{lineno}"))
+    return records
+
+
+def finished_ids(path: Path) -> set[str]:
+    """Ids of cells with a terminal status in `path` (what --resume skips)."""
+    if not path.exists():
+        return set()
+    return {
+        r["cell_id"]
+        for r in load(path)
+        if r.get("kind") == "cell" and r.get("status") in TERMINAL
+    }
+
+
+def migrate(record: dict[str, Any], where: str) -> dict[str, Any]:
+    """Bring one line up to the current schema; refuse lines from a newer perfopt."""
+    version = record.get("schema")
+    if not isinstance(version, int):
+        raise UserError(f"{where}: no integer 'schema' field; not a perfopt results line")
+    if version > SCHEMA:
+        raise UserError(
+            f"{where}: results schema {version} is newer than this perfopt reads "
+            f"(schema {SCHEMA}); upgrade perfopt to read it"
+        )
+    if version == 1:
+        record = _v1_to_v2(record)
+    return record
+
+
+def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
+    seconds = old.get("seconds")
+    ok = old.get("status") == "ok" and seconds is not None
+    repeats = [float(seconds)] if ok else []
+    measurement = (
+        {
+            "seconds": float(seconds),
+            "stages": old.get("stages", {}),
+            "metrics": old.get("metrics", {}),
+            "info": old.get("info", {}),
+        }
+        if ok
+        else None
+    )
+    params = old.get("params", {})
+    return {
+        "schema": 2,
+        "kind": "cell",
+        "matrix": old.get("matrix", ""),
+        "cell_id": old["cell_id"],
+        "label": params_label(params),
+        "workload": old["workload"],
+        "grid": old.get("workload", ""),
+        "params": params,
+        "baseline": False,
+        "status": old.get("status", "failed"),
+        "error": old.get("error"),
+        "repeats": repeats,
+        "timing": timing(repeats),
+        "measurement": measurement,
+        "prepare_s": None,
+        "attribution": {
+            "stages": old.get("stages", {}),
+            "psutil": old.get("psutil"),
+            "pyspy": old.get("pyspy"),
+            "oversubscription": None,
+            "threadpools": None,
+        },
+        "verdict": old.get("verdict"),
+        "environment": old.get("environment", {}),
+    }
+
+
+def cells(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cell lines of a results list, last line per cell id winning."""
+    by_id: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("kind", "cell") == "cell":
+            by_id[r["cell_id"]] = r
+    return list(by_id.values())

@@ -1,0 +1,220 @@
+"""Matrix specs: TOML presets shipped in the package and user files.
+
+A spec names run-wide settings and a list of grids; each grid is one workload, fixed
+parameters, axes (the values to try), include/exclude rules and an optional baseline:
+
+    name = "quick"
+    repeats = 1            # runs per cell, each in a fresh process (pyperf style)
+    cell_timeout = 120     # seconds of measured run per repeat before the group is killed
+    prepare_timeout = 600  # seconds for the untimed prepare step (data generation)
+    pyspy = true           # py-spy view when available
+    overhead = false       # measure the views' own overhead once per run
+
+    [[grid]]
+    name = "backtest-engines"
+    workload = "backtest"
+    fixed = { tickers = 500, days = 756 }
+    axes = { engine = ["reference", "numba"], source = ["sqlite", "parquet"] }
+    exclude = [{ engine = "reference", source = "parquet" }]   # drop matching cells
+    include = [{ engine = "reference", source = "sqlite", access = "naive" }]  # extra cells
+    baseline = { engine = "reference" }   # the "default configuration" of this grid
+    repeats = 3            # optional per grid
+
+A rule matches a cell when every key it names has that value (or one of a list).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from perfopt.errors import UserError
+
+_TOP_KEYS = {
+    "name",
+    "description",
+    "repeats",
+    "cell_timeout",
+    "prepare_timeout",
+    "pyspy",
+    "overhead",
+    "grid",
+}
+_GRID_KEYS = {"name", "workload", "fixed", "axes", "include", "exclude", "baseline", "repeats"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One workload's axes and rules inside a spec."""
+
+    name: str
+    workload: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    include: list[dict[str, Any]] = field(default_factory=list)
+    exclude: list[dict[str, Any]] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    repeats: int | None = None
+
+
+@dataclass(frozen=True)
+class MatrixSpec:
+    """A whole matrix: run-wide settings plus grids, as read from TOML or built by sweep."""
+
+    name: str
+    source: str
+    grids: list[Grid]
+    description: str = ""
+    repeats: int = 1
+    cell_timeout: float = 300.0
+    prepare_timeout: float = 600.0
+    pyspy: bool = True
+    overhead: bool = False
+
+    def with_overrides(
+        self,
+        repeats: int | None = None,
+        cell_timeout: float | None = None,
+        pyspy: bool | None = None,
+    ) -> MatrixSpec:
+        """Return a copy with command-line overrides applied (None keeps the spec's)."""
+        spec = self
+        if repeats is not None:
+            if repeats < 1:
+                raise UserError(f"--repeats must be at least 1, got {repeats}")
+            grids = [replace(g, repeats=repeats) for g in spec.grids]
+            spec = replace(spec, repeats=repeats, grids=grids)
+        if cell_timeout is not None:
+            if cell_timeout <= 0:
+                raise UserError(f"--cell-timeout must be positive, got {cell_timeout}")
+            spec = replace(spec, cell_timeout=float(cell_timeout))
+        if pyspy is not None:
+            spec = replace(spec, pyspy=pyspy)
+        return spec
+
+
+def preset_names() -> list[str]:
+    """Return the names of the presets shipped in the package."""
+    folder = resources.files("perfopt.harness") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_spec(preset_or_file: str) -> MatrixSpec:
+    """Load a shipped preset by name or a user TOML file by path."""
+    path = Path(preset_or_file)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UserError(f"matrix file {path} does not exist")
+        return parse_spec(path.read_text(encoding="utf-8"), str(path))
+    names = preset_names()
+    if preset_or_file not in names:
+        raise UserError(
+            f"unknown preset {preset_or_file!r}; valid presets: {', '.join(names)} "
+            "(or the path of a .toml matrix file)"
+        )
+    text = (resources.files("perfopt.harness") / "presets" / f"{preset_or_file}.toml").read_text(
+        encoding="utf-8"
+    )
+    return parse_spec(text, f"preset {preset_or_file}")
+
+
+def parse_spec(text: str, source: str) -> MatrixSpec:
+    """Parse spec TOML text; `source` names the file in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message carries "(at line N, column M)"
+        raise UserError(f"{source}: malformed TOML: {exc}") from exc
+    _refuse_unknown(data, _TOP_KEYS, source, "top level")
+    grids_raw = data.get("grid", [])
+    if not isinstance(grids_raw, list) or not grids_raw:
+        raise UserError(f"{source}: needs at least one [[grid]] table")
+    grids = [_parse_grid(raw, i, source) for i, raw in enumerate(grids_raw)]
+    names = [g.name for g in grids]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserError(f"{source}: grid names must be unique, repeated: {', '.join(dupes)}")
+    default_name = re.sub(r"\.toml$", "", Path(source.removeprefix("preset ")).name)
+    return MatrixSpec(
+        name=str(data.get("name", default_name)),
+        source=source,
+        grids=grids,
+        description=str(data.get("description", "")),
+        repeats=_positive_int(data.get("repeats", 1), source, "repeats"),
+        cell_timeout=_positive(data.get("cell_timeout", 300.0), source, "cell_timeout"),
+        prepare_timeout=_positive(data.get("prepare_timeout", 600.0), source, "prepare_timeout"),
+        pyspy=bool(data.get("pyspy", True)),
+        overhead=bool(data.get("overhead", False)),
+    )
+
+
+def _parse_grid(raw: Any, index: int, source: str) -> Grid:
+    where = f"grid #{index + 1}"
+    if not isinstance(raw, dict):
+        raise UserError(f"{source}: {where} must be a table")
+    _refuse_unknown(raw, _GRID_KEYS, source, where)
+    workload = raw.get("workload")
+    if not isinstance(workload, str) or not workload:
+        raise UserError(f"{source}: {where} needs workload = \"NAME\"")
+    name = str(raw.get("name", f"{workload}-{index + 1}"))
+    where = f"grid {name!r}"
+    axes_raw = raw.get("axes", {})
+    if not isinstance(axes_raw, dict):
+        raise UserError(f"{source}: {where}: axes must be a table of lists")
+    axes: dict[str, list[Any]] = {}
+    for axis, values in axes_raw.items():
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise UserError(f"{source}: {where}: axis {axis!r} has no values")
+        axes[axis] = values
+    repeats = raw.get("repeats")
+    return Grid(
+        name=name,
+        workload=workload,
+        fixed=_table(raw.get("fixed", {}), source, where, "fixed"),
+        axes=axes,
+        include=_rules(raw.get("include", []), source, where, "include"),
+        exclude=_rules(raw.get("exclude", []), source, where, "exclude"),
+        baseline=(
+            _table(raw["baseline"], source, where, "baseline") if "baseline" in raw else None
+        ),
+        repeats=None if repeats is None else _positive_int(repeats, source, f"{where} repeats"),
+    )
+
+
+def _refuse_unknown(data: Mapping[str, Any], valid: set[str], source: str, where: str) -> None:
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise UserError(
+            f"{source}: unknown key(s) {', '.join(unknown)} at {where}; "
+            f"valid keys: {', '.join(sorted(valid))}"
+        )
+
+
+def _table(value: Any, source: str, where: str, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise UserError(f"{source}: {where}: {key} must be a table")
+    return dict(value)
+
+
+def _rules(value: Any, source: str, where: str, key: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise UserError(f"{source}: {where}: {key} must be a list of tables")
+    return [dict(v) for v in value]
+
+
+def _positive(value: Any, source: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise UserError(f"{source}: {key} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _positive_int(value: Any, source: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UserError(f"{source}: {key} must be a positive integer, got {value!r}")
+    return value

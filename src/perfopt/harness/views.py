@@ -1,0 +1,140 @@
+"""The parent's watchers of a cell's child: psutil tree sampler and py-spy recorder.
+
+Thin glue over perfopt.profiling that degrades instead of failing: when profiling or
+py-spy is unavailable the view records why, and the other views go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message)
+
+
+def pyspy_status() -> tuple[bool, str]:
+    """Return (usable, reason) for the py-spy view on this machine."""
+    try:
+        from perfopt.profiling import pyspy_available
+    except Exception as exc:  # noqa: BLE001 - optional view
+        return False, f"perfopt.profiling not importable: {type(exc).__name__}: {exc}"
+    status = pyspy_available()
+    if isinstance(status, tuple):
+        return bool(status[0]), str(status[1] or "")
+    if isinstance(status, dict):
+        return bool(status.get("available")), str(status.get("reason", ""))
+    return bool(status), "" if status else "py-spy is not installed or not permitted"
+
+
+class CellViews:
+    """Start the sampler (and py-spy) on a child pid; `stop` returns both summaries."""
+
+    def __init__(self, pid: int, out_dir: Path, pyspy: bool, hz: float = 10.0) -> None:
+        self.pid = pid
+        self.out_dir = out_dir
+        self.pyspy = pyspy
+        self.hz = hz
+        self._sampler: Any = None
+        self._recorder: Any = None
+        self._pyspy_reason = "py-spy view off (--no-pyspy)"
+
+    def start(self) -> None:
+        """Attach the watchers; failures become recorded reasons, never exceptions."""
+        try:
+            from perfopt.profiling import ProcessTreeSampler
+
+            self._sampler = ProcessTreeSampler(self.pid, hz=self.hz)
+            self._sampler.start()
+        except Exception as exc:  # noqa: BLE001
+            self._sampler = f"psutil view unavailable: {type(exc).__name__}: {exc}"
+            _warn_once("psutil", self._sampler)
+        if not self.pyspy:
+            return
+        usable, reason = pyspy_status()
+        if not usable:
+            self._pyspy_reason = reason or "py-spy unavailable"
+            _warn_once("pyspy", f"py-spy view off: {self._pyspy_reason}")
+            return
+        try:
+            from perfopt.profiling import PySpyRecorder
+
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._recorder = PySpyRecorder(self.pid, self.out_dir, rate=50)
+            self._recorder.start()
+        except Exception as exc:  # noqa: BLE001
+            self._recorder = None
+            self._pyspy_reason = f"py-spy failed to start: {type(exc).__name__}: {exc}"
+            _warn_once("pyspy", self._pyspy_reason)
+
+    def stop(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Stop both watchers and return (psutil summary, py-spy summary)."""
+        if isinstance(self._sampler, str) or self._sampler is None:
+            psutil_summary: dict[str, Any] = {
+                "available": False,
+                "reason": self._sampler or "not started",
+            }
+        else:
+            try:
+                psutil_summary = dict(self._sampler.stop())
+                psutil_summary.setdefault("available", True)
+            except Exception as exc:  # noqa: BLE001
+                psutil_summary = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+        if self._recorder is None:
+            pyspy_summary: dict[str, Any] = {"available": False, "reason": self._pyspy_reason}
+        else:
+            try:
+                pyspy_summary = dict(self._recorder.stop())
+            except Exception as exc:  # noqa: BLE001
+                pyspy_summary = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+        return psutil_summary, pyspy_summary
+
+
+def judge(
+    psutil_summary: dict[str, Any], pyspy_summary: dict[str, Any], child_pid: int, pools: Any
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Return (oversubscription check, one-line verdict) when profiling is available."""
+    try:
+        from perfopt.profiling import oversubscription, verdict
+    except Exception:  # noqa: BLE001
+        return None, None
+    over = None
+    if psutil_summary.get("available", True) and "samples" in psutil_summary:
+        try:
+            by_pid = {child_pid: pools} if isinstance(pools, list) else None
+            over = oversubscription(psutil_summary, threadpools_by_pid=by_pid)
+        except Exception as exc:  # noqa: BLE001
+            over = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+    try:
+        text = verdict(psutil_summary, pyspy_summary)
+    except Exception as exc:  # noqa: BLE001
+        text = f"no verdict ({type(exc).__name__}: {exc})"
+    return over, text
+
+
+def measure_overhead_line(seconds: float = 1.0) -> dict[str, Any]:
+    """Measure each view's overhead on a CPU-bound Python loop (for the report)."""
+    import sys
+
+    code = (
+        "import time\n"
+        f"end = time.perf_counter() + {seconds}\n"
+        "n = 0\n"
+        "while time.perf_counter() < end:\n"
+        "    n += sum(i * i for i in range(200))\n"
+    )
+    # a fixed amount of work, not a fixed duration, so that slowdowns show as time
+    code = "s = 0\nfor i in range(6_000_000):\n    s += i * i\n"
+    try:
+        from perfopt.profiling import measure_overhead
+
+        return {"available": True, **measure_overhead([sys.executable, "-c", code], repeats=3)}
+    except Exception as exc:  # noqa: BLE001
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}

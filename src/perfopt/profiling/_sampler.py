@@ -1,0 +1,310 @@
+"""psutil sampling of a process and all its descendants in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+# A process whose CPU over its observed lifetime reaches this many cores counts as busy
+# (the oversubscription check adds up busy processes).
+BUSY_CORES = 0.5
+_CMDLINE_CHARS = 120
+
+
+@dataclass
+class _Counters:
+    user: float = 0.0
+    system: float = 0.0
+    read_bytes: int = 0
+    write_bytes: int = 0
+    ctx_voluntary: int = 0
+    ctx_involuntary: int = 0
+    iowait: float = 0.0
+
+    def minus(self, other: _Counters) -> _Counters:
+        return _Counters(
+            *(max(a - b, 0) for a, b in zip(vars(self).values(), vars(other).values(), strict=True))
+        )
+
+
+@dataclass
+class _Seen:
+    pid: int
+    name: str
+    cmdline: str
+    first_seen: float
+    last_seen: float
+    base: _Counters
+    last: _Counters
+    peak_rss: int = 0
+    max_threads: int = 0
+    samples: int = 0
+    running_samples: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _short_cmdline(proc: psutil.Process, name: str) -> str:
+    try:
+        text = " ".join(proc.cmdline()) or name
+    except (psutil.Error, OSError):
+        text = name
+    text = " ".join(text.split())  # `python -c` code carries newlines
+    return text if len(text) <= _CMDLINE_CHARS else text[: _CMDLINE_CHARS - 3] + "..."
+
+
+def _cores_available(pid: int) -> int:
+    for target in (pid, 0):
+        try:
+            return len(os.sched_getaffinity(target))
+        except (AttributeError, OSError):
+            continue
+    return os.cpu_count() or 1
+
+
+def _system_iowait() -> float | None:
+    return getattr(psutil.cpu_times(), "iowait", None)
+
+
+class ProcessTreeSampler:
+    """Sample CPU, IO, context switches, threads and RSS of a process tree at `hz`.
+
+    Contract: `start()` takes a first sample at once (processes alive then are measured
+    from that moment on, later ones from their start) and starts a daemon thread;
+    `stop()` takes a last sample, joins the thread and returns a JSON-able summary. The
+    sampler reads the root and all its descendants each tick; a process that starts and
+    exits between two ticks is missed, and one that exits is counted up to its last
+    tick. To count the tail of the root exactly, stop the sampler while the root is a
+    zombie (exited but not yet reaped): `os.waitid(..., WEXITED | WNOWAIT)` does that,
+    and the zombie still reports its CPU and that of the children it reaped. Usable as a
+    context manager. One sampler is used by one thread; it never signals the target.
+    """
+
+    def __init__(self, pid: int, hz: float = 10.0) -> None:
+        if hz <= 0:
+            raise ValueError(f"sampling rate must be positive, got {hz}")
+        self.pid = pid
+        self.hz = float(hz)
+        self._seen: dict[tuple[int, float], _Seen] = {}
+        self._root_children_base: tuple[float, float] | None = None
+        self._root_children_last: tuple[float, float] = (0.0, 0.0)
+        self._root_own_last: tuple[float, float] = (0.0, 0.0)
+        self._tree_rss: list[int] = []
+        self._tree_threads: list[int] = []
+        self._runnable: list[int] = []
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = 0.0
+        self._t1 = 0.0
+        self._iowait0: float | None = None
+        self._first = True
+        self._summary: dict[str, Any] | None = None
+        self._root: psutil.Process | None = None
+
+    # -- sampling -------------------------------------------------------------------
+    def _tree(self) -> list[psutil.Process]:
+        if self._root is None:
+            return []
+        try:
+            return [self._root, *self._root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+        except psutil.Error:
+            return [self._root]
+
+    def _sample(self) -> None:
+        now = time.perf_counter()
+        tree_rss = tree_threads = runnable = 0
+        for proc in self._tree():
+            try:
+                with proc.oneshot():
+                    key = (proc.pid, proc.create_time())
+                    times = proc.cpu_times()
+                    status = proc.status()
+                    rss = proc.memory_info().rss
+                    threads = proc.num_threads()
+                    ctx = proc.num_ctx_switches()
+                    try:
+                        io = proc.io_counters()
+                    except (psutil.AccessDenied, AttributeError):
+                        io = None
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            counters = _Counters(
+                user=times.user,
+                system=times.system,
+                read_bytes=io.read_bytes if io else 0,
+                write_bytes=io.write_bytes if io else 0,
+                ctx_voluntary=ctx.voluntary,
+                ctx_involuntary=ctx.involuntary,
+                iowait=getattr(times, "iowait", 0.0) or 0.0,
+            )
+            seen = self._seen.get(key)
+            if seen is None:
+                try:
+                    name = proc.name()
+                except psutil.Error:
+                    name = "?"
+                seen = self._seen[key] = _Seen(
+                    pid=proc.pid,
+                    name=name,
+                    cmdline=_short_cmdline(proc, name),
+                    first_seen=now,
+                    last_seen=now,
+                    # Alive at start(): measure from now on, not since it was born.
+                    base=counters if self._first else _Counters(),
+                    last=counters,
+                )
+            seen.last = counters
+            seen.last_seen = now
+            seen.samples += 1
+            seen.peak_rss = max(seen.peak_rss, rss)
+            seen.max_threads = max(seen.max_threads, threads)
+            if status == psutil.STATUS_RUNNING:
+                seen.running_samples += 1
+                runnable += 1
+            tree_rss += rss
+            tree_threads += threads
+            if proc.pid == self.pid:
+                children = (times.children_user, times.children_system)
+                if self._root_children_base is None:
+                    self._root_children_base = children
+                self._root_children_last = children
+                self._root_own_last = (times.user, times.system)
+        self._tree_rss.append(tree_rss)
+        self._tree_threads.append(tree_threads)
+        self._runnable.append(runnable)
+        self._first = False
+
+    def _loop(self) -> None:
+        interval = 1.0 / self.hz
+        next_tick = time.perf_counter() + interval
+        while not self._stop_event.wait(max(next_tick - time.perf_counter(), 0.0)):
+            try:
+                self._sample()
+            except Exception:  # a sampler must never kill the run it watches
+                logger.exception("psutil sample of pid %d failed", self.pid)
+            next_tick += interval
+            if next_tick < time.perf_counter():  # fell behind (busy machine): skip ticks
+                next_tick = time.perf_counter() + interval
+
+    # -- public ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Take the first sample and start sampling in a background thread."""
+        if self._thread is not None:
+            raise RuntimeError("sampler already started")
+        try:
+            self._root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            logger.warning("process %d is gone before sampling started", self.pid)
+            self._root = None
+        self._t0 = time.perf_counter()
+        self._iowait0 = _system_iowait()
+        self._sample()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"perfopt-psutil-{self.pid}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        """Take a last sample, stop the thread and return the summary (idempotent)."""
+        if self._summary is not None:
+            return self._summary
+        if self._thread is None:
+            raise RuntimeError("sampler was not started")
+        self._stop_event.set()
+        self._thread.join()
+        self._sample()
+        self._t1 = time.perf_counter()
+        iowait1 = _system_iowait()
+        self._summary = self._summarize(
+            None if self._iowait0 is None or iowait1 is None else iowait1 - self._iowait0
+        )
+        return self._summary
+
+    def __enter__(self) -> ProcessTreeSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- summary --------------------------------------------------------------------
+    def _summarize(self, iowait: float | None) -> dict[str, Any]:
+        wall = max(self._t1 - self._t0, 1e-9)
+        interval = 1.0 / self.hz
+        processes = []
+        total = _Counters()
+        for seen in self._seen.values():
+            delta = seen.last.minus(seen.base)
+            total = _Counters(*(a + b for a, b in zip(vars(total).values(), vars(delta).values(), strict=True)))
+            lifetime = max(seen.last_seen - seen.first_seen, interval)
+            cpu = delta.user + delta.system
+            processes.append(
+                {
+                    "pid": seen.pid,
+                    "name": seen.name,
+                    "cmdline": seen.cmdline,
+                    "cpu_user_s": round(delta.user, 3),
+                    "cpu_system_s": round(delta.system, 3),
+                    "peak_rss_bytes": seen.peak_rss,
+                    "max_threads": seen.max_threads,
+                    "read_bytes": delta.read_bytes,
+                    "write_bytes": delta.write_bytes,
+                    "ctx_switches_voluntary": delta.ctx_voluntary,
+                    "ctx_switches_involuntary": delta.ctx_involuntary,
+                    "first_seen_s": round(seen.first_seen - self._t0, 3),
+                    "last_seen_s": round(seen.last_seen - self._t0, 3),
+                    "cpu_cores": round(cpu / lifetime, 3),
+                    "busy": cpu / lifetime >= BUSY_CORES,
+                    "running_share": round(seen.running_samples / max(seen.samples, 1), 3),
+                }
+            )
+        user, system = total.user, total.system
+        # Children that exited between ticks were counted only up to their last tick;
+        # the root's reaped-children counters hold their full time, so take the larger.
+        if self._root_children_base is not None:
+            root_base = next(
+                (s.base for s in self._seen.values() if s.pid == self.pid), _Counters()
+            )
+            via_root_user = (
+                self._root_own_last[0] - root_base.user
+                + self._root_children_last[0] - self._root_children_base[0]
+            )
+            via_root_system = (
+                self._root_own_last[1] - root_base.system
+                + self._root_children_last[1] - self._root_children_base[1]
+            )
+            if via_root_user + via_root_system > user + system:
+                user, system = via_root_user, via_root_system
+        cores = _cores_available(self.pid)
+        cpu_cores = (user + system) / wall
+        return {
+            "hz": self.hz,
+            "samples": len(self._runnable),
+            "wall_s": round(wall, 3),
+            "cpu_user_s": round(user, 3),
+            "cpu_system_s": round(system, 3),
+            "cpu_utilization_cores": round(cpu_cores, 3),
+            "cores_available": cores,
+            "utilization_pct_of_available": round(100.0 * cpu_cores / cores, 1),
+            "iowait_s": None if iowait is None else round(iowait, 3),
+            "iowait_scope": "system-wide (all processes, summed over CPUs)",
+            "process_iowait_s": round(total.iowait, 3),
+            "read_bytes": total.read_bytes,
+            "write_bytes": total.write_bytes,
+            "ctx_switches_voluntary": total.ctx_voluntary,
+            "ctx_switches_involuntary": total.ctx_involuntary,
+            "max_threads": max(self._tree_threads, default=0),
+            "peak_rss_bytes": max(self._tree_rss, default=0),
+            "runnable_mean": round(statistics.fmean(self._runnable), 2) if self._runnable else 0.0,
+            "processes": processes,
+        }

@@ -1,0 +1,153 @@
+"""The training workload for the harness: one cell = one training run on generated data.
+
+Default sizes (4096 samples x 128 steps x 16 features, 2 epochs) make a CPU cell take
+a few seconds; `samples`, `seq_len`, `features` and `epochs` scale it (seq_len 1104 is
+the source's full multi-timeframe layout). Importing this module imports no torch;
+`run` does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from perfopt.workload import Measurement, Workload
+
+
+def cuda_present() -> bool:
+    """Whether a CUDA GPU is visible, without importing torch when it is not loaded yet."""
+    if "torch" in sys.modules:
+        return bool(sys.modules["torch"].cuda.is_available())
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def resolved_device(device: str) -> str:
+    """auto -> cuda or cpu, cheaply (see cuda_present)."""
+    if device == "auto":
+        return "cuda" if cuda_present() else "cpu"
+    return device
+
+
+def dataset_path(params: Mapping[str, Any], cache_dir: Path) -> Path:
+    """Where the cell's generated dataset lives in the cache."""
+    p = params
+    return Path(cache_dir) / (
+        f"sequences_{p['samples']}x{p['seq_len']}x{p['features']}_h{p['horizon']}_s{p['data_seed']}.h5"
+    )
+
+
+class TrainWorkload(Workload):
+    """LSTM training on an HDF5 sequence file: per-sample vs chunk loader, AMP, compile."""
+
+    name: ClassVar[str] = "train"
+    axes: ClassVar[Mapping[str, list[Any]]] = {
+        "loader": ["per-sample", "chunk"],
+        "amp": [False, True],
+        "batch_size": [32, 64, 128, 256, 512],
+        "num_workers": [0, 1, 2, 4],
+        "device": ["cpu", "cuda", "auto"],
+        "compile": [False, True],
+        "accumulate": [1, 2, 4],
+        "checkpointing": [False, True],
+        "samples": [1024, 2048, 4096, 10240, 51779],
+        "seq_len": [32, 64, 128, 360, 1104],
+        "features": [8, 16, 32, 128, 167],
+        "horizon": [1, 36],
+        "epochs": [1, 2, 3, 5],
+        "hidden": [32, 64, 128],
+        "data_seed": [0, 1, 2],
+    }
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "loader": "chunk",
+        "amp": False,
+        "batch_size": 128,
+        "num_workers": 0,
+        "device": "auto",
+        "compile": False,
+        "accumulate": 1,
+        "checkpointing": False,
+        "samples": 4096,
+        "seq_len": 128,
+        "features": 16,
+        "horizon": 1,
+        "epochs": 2,
+        "hidden": 64,
+        "data_seed": 0,
+    }
+
+    def skip_reason(self, params: Mapping[str, Any]) -> str | None:
+        """Refuse combinations that cannot run or would measure nothing meaningful."""
+        p = {**self.defaults, **params}
+        device = resolved_device(p["device"])
+        cores = os.cpu_count() or 1
+        if device == "cuda" and not cuda_present():
+            return "device=cuda: no CUDA GPU on this machine"
+        if p["loader"] == "chunk" and p["num_workers"] > 0:
+            return "num_workers applies to the per-sample loader; the chunk loader reads in the main process"
+        if p["num_workers"] + 1 > cores:
+            return (
+                f"{p['num_workers']} loader workers plus the training process exceed {cores} cores "
+                "(oversubscription)"
+            )
+        if p["amp"] and device != "cuda":
+            return (
+                "amp on CPU: nn.LSTM has no bfloat16 oneDNN kernel here (the run falls back to "
+                "float32 for the LSTM) and CPU bf16 autocast was measured 6-13x slower; the AMP "
+                "claim needs CUDA"
+            )
+        return None
+
+    def prepare(self, params: Mapping[str, Any], cache_dir: Path) -> None:
+        """Generate the cell's dataset into cache_dir unless it is already there."""
+        from perfopt.train.sequences import write_sequences
+
+        p = {**self.defaults, **params}
+        path = dataset_path(p, cache_dir)
+        if not path.exists():
+            write_sequences(path, p["samples"], p["seq_len"], p["features"], p["horizon"], p["data_seed"])
+
+    def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
+        """Train for the cell's epochs and report epoch time, data wait and memory."""
+        from perfopt.train.loop import TrainConfig, train
+
+        p = {**self.defaults, **params}
+        self.prepare(p, cache_dir)
+        cfg = TrainConfig(
+            data=dataset_path(p, cache_dir),
+            loader=p["loader"],
+            device=p["device"],
+            amp=bool(p["amp"]),
+            batch_size=int(p["batch_size"]),
+            epochs=int(p["epochs"]),
+            num_workers=int(p["num_workers"]),
+            accumulate=int(p["accumulate"]),
+            compile=bool(p["compile"]),
+            checkpointing=bool(p["checkpointing"]),
+            hidden=int(p["hidden"]),
+        )
+        result = train(cfg)
+        metrics = result.metrics()
+        details = result.to_dict()
+        info = {
+            "device": result.device,
+            "amp_mode": result.amp_mode,
+            "amp_note": result.amp_note,
+            "loader": result.loader_info,
+            "first_step_s": result.first_step_s,
+            "epochs": details["epochs"],
+            "leak_warnings": result.leak_warnings,
+        }
+        return Measurement(
+            seconds=sum(e.seconds for e in result.epochs),
+            stages={
+                "data_wait": sum(e.data_wait_s for e in result.epochs),
+                "compute": sum(e.compute_s for e in result.epochs),
+            },
+            metrics=metrics,
+            info=info,
+        )
