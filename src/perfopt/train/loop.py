@@ -107,6 +107,24 @@ class TrainResult:
             "peak_device_bytes": float(self.peak_device_bytes),
         }
 
+    def report(self) -> str:
+        """Human-readable summary, one line per epoch and the totals."""
+        m = self.metrics()
+        lines = [f"device {self.device}, amp {self.amp_mode}, loader {self.loader_info}"]
+        if self.amp_note:
+            lines.append(f"note: {self.amp_note}")
+        for i, e in enumerate(self.epochs, 1):
+            lines.append(
+                f"epoch {i}: {e.seconds:.2f} s, {e.samples} samples, {e.optimizer_steps} steps, "
+                f"data wait {e.data_wait_s:.2f} s, compute {e.compute_s:.2f} s, loss {e.mean_loss:.5f}"
+            )
+        lines.append(
+            f"mean epoch {m['epoch_s']:.2f} s, {m['samples_per_s']:.0f} samples/s, "
+            f"peak host {self.peak_host_bytes / 2**20:.0f} MiB, peak device {self.peak_device_bytes / 2**20:.0f} MiB"
+        )
+        lines.extend(f"warning: {w}" for w in self.leak_warnings)
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form (per-batch losses left out)."""
         d = asdict(self)

@@ -109,7 +109,9 @@ class TrainWorkload(Workload):
         p = {**self.defaults, **params}
         path = dataset_path(p, cache_dir)
         if not path.exists():
-            write_sequences(path, p["samples"], p["seq_len"], p["features"], p["horizon"], p["data_seed"])
+            write_sequences(
+                path, p["samples"], p["seq_len"], p["features"], p["horizon"], p["data_seed"]
+            )
 
     def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
         """Train for the cell's epochs and report epoch time, data wait and memory."""
