@@ -245,7 +245,9 @@ class ProcessTreeSampler:
         total = _Counters()
         for seen in self._seen.values():
             delta = seen.last.minus(seen.base)
-            total = _Counters(*(a + b for a, b in zip(vars(total).values(), vars(delta).values(), strict=True)))
+            total = _Counters(
+                *(a + b for a, b in zip(vars(total).values(), vars(delta).values(), strict=True))
+            )
             lifetime = max(seen.last_seen - seen.first_seen, interval)
             cpu = delta.user + delta.system
             processes.append(
@@ -276,12 +278,16 @@ class ProcessTreeSampler:
                 (s.base for s in self._seen.values() if s.pid == self.pid), _Counters()
             )
             via_root_user = (
-                self._root_own_last[0] - root_base.user
-                + self._root_children_last[0] - self._root_children_base[0]
+                self._root_own_last[0]
+                - root_base.user
+                + self._root_children_last[0]
+                - self._root_children_base[0]
             )
             via_root_system = (
-                self._root_own_last[1] - root_base.system
-                + self._root_children_last[1] - self._root_children_base[1]
+                self._root_own_last[1]
+                - root_base.system
+                + self._root_children_last[1]
+                - self._root_children_base[1]
             )
             if via_root_user + via_root_system > user + system:
                 user, system = via_root_user, via_root_system

@@ -63,9 +63,7 @@ def _closing_quote(after: str) -> int | None:
         rest = after[i + 1 :]
         if rest == "":
             return i
-        if rest.startswith(";") and (
-            rest[1:].startswith("process ") or _frames_parse(rest[1:])
-        ):
+        if rest.startswith(";") and (rest[1:].startswith("process ") or _frames_parse(rest[1:])):
             return i
         start = i + 1
 

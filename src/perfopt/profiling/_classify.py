@@ -1,0 +1,346 @@
+"""Classify py-spy stacks into categories with a rule table (where did the time go)."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perfopt.profiling._stacks import Frame, Stack, parse_raw, parse_record
+
+CATEGORIES = (
+    "database IO",
+    "file IO",
+    "IPC and pickling",
+    "Optuna storage",
+    "numeric compute",
+    "Python compute",
+    "waiting or idle",
+    "other",
+)
+TOP_FUNCTIONS = 10
+
+
+class _View:
+    """A frame seen in the context of its stack (what a rule predicate gets)."""
+
+    def __init__(self, frame: Frame, stack: Sequence[Frame], is_leaf: bool) -> None:
+        self.frame = frame
+        self.stack = stack
+        self.is_leaf = is_leaf  # the innermost Python frame: the one executing
+        self.path = "/" + frame.file.replace("\\", "/").lower()
+        self.function = frame.function.rsplit(".", 1)[-1]  # "Condition.wait" -> "wait"
+
+    @property
+    def source(self) -> str:
+        """The leaf frame's source line: it names the C call a Python frame is inside."""
+        frame = self.frame
+        if not self.is_leaf or frame.line is None or not os.path.isabs(frame.file):
+            return ""
+        return linecache.getline(frame.file, frame.line).strip()
+
+    def under(self, *parts: str) -> bool:
+        return any(part in self.path for part in parts)
+
+    def in_file(self, suffix: str, *functions: str) -> bool:
+        return self.path.endswith(suffix) and (not functions or self.function in functions)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A category and the test that puts a frame in it (see RULES)."""
+
+    category: str
+    description: str
+    matches: Callable[[_View], bool]
+
+
+def _native(pattern: str) -> Callable[[_View], bool]:
+    regex = re.compile(pattern, re.I)
+    return lambda v: (
+        v.frame.native and bool(regex.search(v.frame.function) or regex.search(v.frame.file))
+    )
+
+
+def _leaf_line(pattern: str) -> Callable[[_View], bool]:
+    regex = re.compile(pattern)
+    return lambda v: v.is_leaf and bool(regex.search(v.source))
+
+
+_DB_PATHS = (
+    "/sqlalchemy/",
+    "/psycopg/",
+    "/psycopg2/",
+    "/sqlite3/",
+    "/alembic/",
+    "/pandas/io/sql.py",
+)
+_DB_LINE = r"\.(execute|executemany|executescript|fetchall|fetchone|fetchmany|commit|rollback)\(|\bread_sql|\bsqlite3\.connect\("
+_db_native = _native(r"sqlite3|pysqlite|libpq|psycopg")
+_db_line = _leaf_line(_DB_LINE)
+
+
+def _db_client(v: _View) -> bool:
+    return v.under(*_DB_PATHS) or _db_native(v) or _db_line(v)
+
+
+def _optuna_storage(v: _View) -> bool:
+    if v.under("/optuna/storages/"):
+        return True
+    return _db_client(v) and any(
+        "/optuna/storages/" in "/" + f.file.replace("\\", "/") for f in v.stack
+    )
+
+
+_WAIT_FUNCTIONS = (
+    ("/threading.py", ("wait", "wait_for", "join", "_wait_for_tstate_lock", "acquire")),
+    ("/selectors.py", ("select",)),
+    ("/multiprocessing/connection.py", ("wait", "poll", "_poll")),
+    ("/multiprocessing/popen_fork.py", ("wait", "poll")),
+    ("/multiprocessing/pool.py", ("wait", "get", "join")),
+    ("/multiprocessing/process.py", ("join",)),
+    ("/multiprocessing/synchronize.py", ("wait", "wait_for", "acquire")),
+    ("/multiprocessing/resource_tracker.py", ("main",)),
+    ("/multiprocessing/forkserver.py", ("main",)),
+    ("/subprocess.py", ("wait", "_wait", "_try_wait", "communicate", "_communicate")),
+    ("/concurrent/futures/_base.py", ("result", "exception", "wait", "as_completed")),
+    ("/queue.py", ("get", "put", "join")),
+    ("/socket.py", ("accept",)),
+)
+# Worker loops whose innermost frame is the loop itself only while blocked on a queue.
+_IDLE_LOOPS = (
+    ("/concurrent/futures/thread.py", ("_worker",)),
+    ("/concurrent/futures/process.py", ("_process_worker",)),
+    ("/multiprocessing/pool.py", ("worker",)),
+)
+
+
+def _waiting(v: _View) -> bool:
+    if any(v.in_file(suffix, *funcs) for suffix, funcs in _WAIT_FUNCTIONS):
+        return True
+    return v.is_leaf and any(v.in_file(suffix, *funcs) for suffix, funcs in _IDLE_LOOPS)
+
+
+_IMPORT_FUNCTIONS = ("_find_and_load", "_load_unlocked", "exec_module")
+
+
+def _importing(v: _View) -> bool:
+    return v.frame.file.startswith("<frozen importlib") and v.function in _IMPORT_FUNCTIONS
+
+
+# Priority order: walking from the leaf towards the root, the first frame that any rule
+# matches decides, and for that frame the first matching rule wins. Source-line rules
+# look only at the innermost Python frame, whose line names the C function it is in
+# (sqlite3's execute, time.sleep and numpy's ufuncs leave no Python frame of their own).
+# A stack no rule matches is "Python compute" if it has Python frames, else "other".
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "Optuna storage", "optuna/storages frames, or DB client calls below them", _optuna_storage
+    ),
+    Rule(
+        "waiting or idle",
+        "blocking waits: threading, selectors, queue get, process wait/join",
+        _waiting,
+    ),
+    Rule(
+        "waiting or idle",
+        "native sleeps, polls, futex and GIL waits (--native)",
+        _native(
+            r"nanosleep|epoll_wait|^poll$|^select$|pselect|futex|pthread_cond|sem_.*wait|take_gil|time_sleep|acquire_lock"
+        ),
+    ),
+    Rule(
+        "database IO",
+        "sqlite3, SQLAlchemy, psycopg, pandas read_sql",
+        lambda v: v.under(*_DB_PATHS) or _db_native(v),
+    ),
+    Rule(
+        "IPC and pickling",
+        "pickle, multiprocessing connections and queues, dask comms",
+        lambda v: v.under(
+            "/pickle.py",
+            "/copyreg.py",
+            "/multiprocessing/connection.py",
+            "/multiprocessing/queues.py",
+            "/multiprocessing/reduction.py",
+            "/multiprocessing/managers.py",
+            "/cloudpickle/",
+            "/dill/",
+            "/distributed/protocol/",
+            "/distributed/comm/",
+            "/msgpack/",
+            "/grpc/",
+        ),
+    ),
+    Rule(
+        "IPC and pickling",
+        "native pickling and socket/pipe transfer (--native)",
+        _native(r"_pickle|pickle|^recv|^send|recvmsg|sendmsg"),
+    ),
+    Rule(
+        "file IO",
+        "h5py, pyarrow, pandas readers/writers, numpy load/save, torch.load",
+        lambda v: v.under(
+            "/h5py/",
+            "/pyarrow/",
+            "/pandas/io/",
+            "/fastparquet/",
+            "/_pyio.py",
+            "/shutil.py",
+            "/gzip.py",
+            "/zipfile.py",
+            "/tarfile.py",
+            "/csv.py",
+            "/numpy/lib/_npyio_impl.py",
+            "/numpy/lib/format.py",
+            "/torch/serialization.py",
+        ),
+    ),
+    Rule(
+        "file IO",
+        "native positioned reads/writes, fsync, HDF5 (--native; plain read/write may be a pipe)",
+        _native(r"^(pread64|pwrite64|preadv|pwritev|fsync|fdatasync)$|hdf5|^H5"),
+    ),
+    Rule(
+        "numeric compute",
+        "numpy, numba, torch, scipy, pandas internals, BLAS",
+        lambda v: v.under(
+            "/numpy/",
+            "/numba/",
+            "/llvmlite/",
+            "/torch/",
+            "/scipy/",
+            "/pandas/core/",
+            "/pandas/_libs/",
+            "/sklearn/",
+            "/numexpr/",
+        ),
+    ),
+    Rule(
+        "numeric compute",
+        "native BLAS, OpenMP, numpy and torch kernels (--native)",
+        _native(r"openblas|blas|lapack|mkl|gomp|libomp|libtorch|dnnl|_multiarray|numba"),
+    ),
+    Rule("other", "importing modules", _importing),
+    Rule("database IO", "innermost line calls execute/fetch*/commit or read_sql", _db_line),
+    Rule(
+        "IPC and pickling",
+        "innermost line pickles or sends/receives on a connection or queue",
+        _leaf_line(
+            r"\b(pickle|cloudpickle|dill)\.(dumps?|loads?)\(|\.(send|recv|send_bytes|recv_bytes|sendall|put|put_nowait|get_nowait)\("
+        ),
+    ),
+    Rule(
+        "file IO",
+        "innermost line opens, reads or writes a file",
+        _leaf_line(
+            r"\bopen\(|\.(read|readline|readlines|readinto|write|writelines|flush|seek|tofile)\(|read_direct\(|\bnp\.(load|save|savez|fromfile)|\b(to|read)_(parquet|csv|hdf|feather)\(|\bos\.(read|write|fsync)\("
+        ),
+    ),
+    Rule(
+        "numeric compute",
+        "innermost line calls numpy, torch or scipy",
+        _leaf_line(r"\b(np|numpy|torch|scipy)\.\w|\.backward\("),
+    ),
+    Rule(
+        "waiting or idle",
+        "innermost line sleeps, waits, joins, polls or selects",
+        _leaf_line(
+            r"\bsleep\(|\.wait\(|\.join\(\s*(\)|timeout)|\.acquire\(|\bselect\(|\.poll\(|\.result\(|\bwaitpid\(|\bwait\(|\.communicate\(|\.get\(\s*(block|timeout)"
+        ),
+    ),
+)
+
+
+def _classify(stack: Stack) -> str:
+    frames = stack.frames
+    python = [i for i, f in enumerate(frames) if not f.native]
+    leaf = python[-1] if python else -1
+    for i in range(len(frames) - 1, -1, -1):
+        view = _View(frames[i], frames, i == leaf)
+        for rule in RULES:
+            if rule.matches(view):
+                return rule.category
+    return "Python compute" if python else "other"
+
+
+def classify_stack(line: str) -> str:
+    """Return the category of one raw py-spy record ("frame;frame;... count")."""
+    stack = parse_record(line.rstrip("\r\n"))
+    if stack is None:
+        raise ValueError(f"not a py-spy raw record: {line[:80]!r}")
+    return _classify(stack)
+
+
+def _short_path(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            return "/".join(parts[parts.index(marker) + 1 :])
+    if len(parts) > 3 and "lib" in parts and any(p.startswith("python3") for p in parts):
+        return "/".join(parts[-1:])  # standard library: the module file is enough
+    return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
+    """Classify py-spy raw lines: sample share per category, top functions, per process.
+
+    Returns {samples, unparsed_lines, categories: {category: share 0..1} (every
+    category, in CATEGORIES order), category_samples, top_functions: [{function, file,
+    share, category}], processes: [{pid, cmdline, samples, top_category}]}. Top
+    functions are the innermost Python frames (self time).
+    """
+    by_category: Counter[str] = Counter()
+    by_function: Counter[tuple[str, str]] = Counter()
+    function_categories: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    by_process: dict[int, Counter[str]] = defaultdict(Counter)
+    cmdlines: dict[int, str] = {}
+    unparsed = 0
+    for stack in parse_raw(lines):
+        if stack is None:
+            unparsed += 1
+            continue
+        category = _classify(stack)
+        by_category[category] += stack.count
+        python = [f for f in stack.frames if not f.native]
+        key = (
+            (python[-1].function, _short_path(python[-1].file))
+            if python
+            else ("(no Python frames)", "")
+        )
+        by_function[key] += stack.count
+        function_categories[key][category] += stack.count
+        if stack.processes:
+            pid, cmdline = stack.processes[-1]
+            cmdlines.setdefault(pid, " ".join(cmdline.split())[:120])
+            by_process[pid][category] += stack.count
+    total = sum(by_category.values())
+    share = (lambda n: round(n / total, 4)) if total else (lambda n: 0.0)
+    return {
+        "samples": total,
+        "unparsed_lines": unparsed,
+        "categories": {c: share(by_category[c]) for c in CATEGORIES},
+        "category_samples": {c: by_category[c] for c in CATEGORIES},
+        "top_functions": [
+            {
+                "function": function,
+                "file": file,
+                "share": share(n),
+                "category": function_categories[(function, file)].most_common(1)[0][0],
+            }
+            for (function, file), n in by_function.most_common(TOP_FUNCTIONS)
+        ],
+        "processes": [
+            {
+                "pid": pid,
+                "cmdline": cmdlines[pid],
+                "samples": sum(counts.values()),
+                "top_category": counts.most_common(1)[0][0],
+            }
+            for pid, counts in sorted(by_process.items(), key=lambda kv: -sum(kv[1].values()))
+        ],
+    }

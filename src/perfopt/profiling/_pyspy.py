@@ -1,0 +1,202 @@
+"""py-spy recording of a process tree, and the check that py-spy can run here at all."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from perfopt.profiling._classify import classify_stacks
+
+logger = logging.getLogger(__name__)
+
+_warned: set[str] = set()
+# py-spy notices its target's exit at its next sample; give it this long before SIGINT.
+_EXIT_GRACE_S = 5.0
+_STOP_TIMEOUT_S = 15.0
+
+
+def _warn_once(reason: str) -> None:
+    if reason not in _warned:
+        _warned.add(reason)
+        logger.warning("py-spy view skipped: %s", reason)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # py-spy prints "Error: ..." followed by a Rust backtrace; the error line says why.
+    errors = [line for line in lines if line.startswith("Error")]
+    return (errors or lines or ["no output"])[0 if errors else -1]
+
+
+@functools.lru_cache(maxsize=8)
+def _permission_check(exe: str) -> str | None:
+    """Dump our own stack once: py-spy needs the same ptrace rights for any target."""
+    try:
+        result = subprocess.run(
+            [exe, "dump", "--pid", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{exe} could not run: {exc}"
+    if result.returncode != 0:
+        return (
+            f"{exe} cannot read other processes ({_last_line(result.stderr + result.stdout)}); "
+            "run as root, set kernel.yama.ptrace_scope=0, or give py-spy CAP_SYS_PTRACE"
+        )
+    return None
+
+
+def pyspy_available() -> tuple[bool, str | None]:
+    """Return (True, None) if py-spy is on PATH and may read processes, else (False, why).
+
+    The first failure for each reason is logged once as a warning.
+    """
+    exe = shutil.which("py-spy")
+    if exe is None:
+        reason = "py-spy not found on PATH (install it with `pip install py-spy`)"
+    else:
+        reason = _permission_check(exe)
+    if reason is not None:
+        _warn_once(reason)
+        return False, reason
+    return True, None
+
+
+def _unavailable(reason: str, raw_path: Path | None = None) -> dict[str, Any]:
+    return {
+        "available": False,
+        "reason": reason,
+        "samples": 0,
+        "categories": {},
+        "top_functions": [],
+        "processes": [],
+        "raw_path": str(raw_path) if raw_path else None,
+    }
+
+
+class PySpyRecorder:
+    """Record `py-spy record --subprocesses --idle --format raw` on a process tree.
+
+    Contract: `start()` launches py-spy against `pid` (call it right after starting the
+    target); `stop()` waits for py-spy to finish (it exits when its target does; if the
+    target still runs, py-spy gets SIGINT so it writes its file), then classifies the
+    samples. Idle threads are sampled too (`--idle`), so waiting shows up as its own
+    category. If py-spy is missing, not permitted, or fails on this target, `stop()`
+    returns `available: False` with the reason and the run goes on. Usable as a context
+    manager. py-spy runs in its own session, so a terminal Ctrl-C does not reach it.
+    """
+
+    def __init__(self, pid: int, out_dir: Path, rate: int = 50, nonblocking: bool = False) -> None:
+        if rate <= 0:
+            raise ValueError(f"py-spy rate must be positive, got {rate}")
+        self.pid = pid
+        self.out_dir = Path(out_dir)
+        self.rate = int(rate)
+        self.nonblocking = nonblocking
+        self.raw_path = self.out_dir / f"pyspy-{pid}.txt"
+        self.log_path = self.out_dir / f"pyspy-{pid}.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reason: str | None = None
+        self._summary: dict[str, Any] | None = None
+
+    def command(self, exe: str = "py-spy") -> list[str]:
+        """Return the py-spy command line this recorder runs."""
+        cmd = [
+            exe, "record", "--subprocesses", "--idle", "--format", "raw",
+            "--rate", str(self.rate), "--full-filenames",
+            "--pid", str(self.pid), "-o", str(self.raw_path),
+        ]  # fmt: skip
+        if self.nonblocking:
+            cmd.append("--nonblocking")
+        return cmd
+
+    def start(self) -> None:
+        """Start py-spy on the target (or note why it cannot run)."""
+        if self._proc is not None or self._reason is not None:
+            raise RuntimeError("py-spy recorder already started")
+        ok, reason = pyspy_available()
+        if not ok:
+            self._reason = reason
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        exe = shutil.which("py-spy") or "py-spy"
+        with open(self.log_path, "wb") as log:
+            self._proc = subprocess.Popen(
+                self.command(exe),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def _finish(self) -> None:
+        proc = self._proc
+        assert proc is not None
+        target_alive = psutil.pid_exists(self.pid) and _not_zombie(self.pid)
+        try:
+            proc.wait(timeout=_EXIT_GRACE_S if not target_alive else 0.05)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=_STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            logger.warning("py-spy (pid %d) did not stop; killing it", proc.pid)
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> dict[str, Any]:
+        """Stop recording and return {available, reason, samples, categories, ...}."""
+        if self._summary is not None:
+            return self._summary
+        if self._proc is None:
+            if self._reason is None:
+                raise RuntimeError("py-spy recorder was not started")
+            self._summary = _unavailable(self._reason)
+            return self._summary
+        self._finish()
+        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        if not self.raw_path.exists() or self.raw_path.stat().st_size == 0:
+            reason = f"py-spy recorded no samples of pid {self.pid}: {_last_line(log)}"
+            _warn_once(reason)
+            self._summary = _unavailable(reason, None)
+            return self._summary
+        with open(self.raw_path, encoding="utf-8", errors="replace") as raw:
+            summary = classify_stacks(raw)
+        errors = re.search(r"Errors: (\d+)", log)
+        self._summary = {
+            "available": True,
+            "reason": None,
+            "rate": self.rate,
+            "py_spy_errors": int(errors.group(1)) if errors else None,
+            **summary,
+            "raw_path": str(self.raw_path),
+        }
+        return self._summary
+
+    def __enter__(self) -> PySpyRecorder:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

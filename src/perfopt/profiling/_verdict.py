@@ -1,0 +1,52 @@
+"""The one-line verdict that puts the psutil and py-spy views together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_GROUPS = {
+    "database IO": "IO-bound",
+    "file IO": "IO-bound",
+    "IPC and pickling": "IO-bound",
+    "Optuna storage": "IO-bound",
+    "numeric compute": "CPU-bound",
+    "Python compute": "CPU-bound",
+    "waiting or idle": "waiting",
+    "other": "unclear",
+}
+# At or above this share of the cores, the machine counts as busy.
+_BUSY_PCT = 75.0
+# Below this, samples that say "compute" contradict the CPU counters.
+_IDLE_PCT = 25.0
+
+
+def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any] | None) -> str:
+    """Say in one line how busy the cores were, where the samples went, and the bound.
+
+    With --idle sampling, idle helper processes and threads add "waiting" samples; when
+    the cores are busy anyway, the verdict names the top category other than waiting.
+    When the two views disagree, the line says so.
+    """
+    pct = float(sampler_summary.get("utilization_pct_of_available", 0.0))
+    cores = int(sampler_summary.get("cores_available", 1))
+    used = float(sampler_summary.get("cpu_utilization_cores", 0.0))
+    head = f"CPU {pct:.0f}% of {cores} core{'s' if cores != 1 else ''}"
+    if not pyspy_summary or not pyspy_summary.get("available") or not pyspy_summary.get("samples"):
+        label = "CPU-bound" if pct >= _BUSY_PCT else "not CPU-bound"
+        return f"{head}; no py-spy samples: {label}"
+    shares = {c: s for c, s in pyspy_summary.get("categories", {}).items() if s > 0}
+    ranked = sorted(shares.items(), key=lambda kv: -kv[1])
+    top, share = ranked[0]
+    note = ""
+    if top == "waiting or idle" and pct >= _BUSY_PCT and len(ranked) > 1:
+        top, share = ranked[1]
+        note = " (idle helpers aside)"
+    label = _GROUPS.get(top, "unclear")
+    if label == "CPU-bound" and pct < _IDLE_PCT:
+        label = "views disagree: samples say compute but the CPU was mostly idle"
+    elif label == "waiting" and pct >= _BUSY_PCT:
+        label = "views disagree: samples say waiting but the CPU was busy"
+    elif label == "CPU-bound" and used < cores - 0.5:
+        label = f"CPU-bound, using {used:.1f} of {cores} cores"
+    return f"{head}; {100 * share:.0f}% of samples in {top}{note}: {label}"
