@@ -20,6 +20,7 @@ from perfopt.errors import UserError
 # Order is the order of `perfopt --help`.
 _COMMAND_MODULES: tuple[str, ...] = (
     "perfopt.cli.train",
+    "perfopt.cli.profile",
 )
 
 
