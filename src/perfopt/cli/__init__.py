@@ -19,6 +19,8 @@ from perfopt.errors import UserError
 
 # Order is the order of `perfopt --help`.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "perfopt.cli.data",
+    "perfopt.cli.backtest",
     "perfopt.cli.train",
     "perfopt.cli.profile",
 )

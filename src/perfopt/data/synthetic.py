@@ -60,10 +60,10 @@ def _gap_mask(rng: np.random.Generator, n_days: int, n_tickers: int) -> np.ndarr
     missing = np.zeros((n_days, n_tickers), dtype=bool)
     late = rng.random(n_tickers) < 0.08
     for j in np.flatnonzero(late):
-        missing[: rng.integers(20, max(21, int(n_days * 0.4))), j] = True
+        missing[: rng.integers(1, max(2, int(n_days * 0.4))), j] = True
     delisted = rng.random(n_tickers) < 0.05
     for j in np.flatnonzero(delisted):
-        missing[rng.integers(int(n_days * 0.6), n_days - 5) :, j] = True
+        missing[rng.integers(int(n_days * 0.6), max(int(n_days * 0.6) + 1, n_days - 5)) :, j] = True
     suspended = rng.random(n_tickers) < 0.15
     for j in np.flatnonzero(suspended):
         for _ in range(rng.integers(1, 4)):
@@ -81,11 +81,22 @@ def generate_panel(
     end: str = DEFAULT_END,
     seed: int = DEFAULT_SEED,
     gaps: bool = False,
+    n_days: int | None = None,
 ) -> Panel:
-    """Generate a deterministic OHLCV panel on a weekday calendar."""
+    """Generate a deterministic OHLCV panel on a weekday calendar.
+
+    With `n_days`, the calendar is the first n_days weekdays from `start` and `end` is
+    ignored (the seed's 3 years are 756 trading days; a weekday calendar has ~783).
+    """
     if n_tickers < 1:
         raise UserError(f"--tickers must be at least 1, got {n_tickers}")
-    dates = weekday_calendar(start, end)
+    if n_days is not None:
+        if n_days < 2:
+            raise UserError(f"--days must be at least 2, got {n_days}")
+        end = str(np.datetime64(start, "D") + n_days * 2 + 7)
+        dates = weekday_calendar(start, end)[:n_days]
+    else:
+        dates = weekday_calendar(start, end)
     n_days = len(dates)
     if n_days < 2:
         raise UserError(f"{start}..{end} holds {n_days} weekday(s); a backtest needs at least 2")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# scheme://user:password@host -> scheme://user:***@host; the user name stays so a
-# reader can still tell which account a run used.
-_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*):([^\s@/]+)@")
+from perfopt import urls
+
 # libpq key=value strings and similar: password=secret
 _KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)=([^\s&;'\"]+)")
 MASK = "***"
@@ -15,7 +14,7 @@ MASK = "***"
 
 def mask_url(text: str) -> str:
     """Return `text` with passwords in URLs and password=... pairs replaced by ***."""
-    text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+    text = urls.mask_url(text)  # scheme://user:password@ -> scheme://user:***@
     return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
 
 

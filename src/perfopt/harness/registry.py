@@ -55,9 +55,7 @@ def import_path(name: str) -> str:
     """Return the import path of workload `name`, or raise UserError listing valid names."""
     table = workloads()
     if name not in table:
-        raise UserError(
-            f"unknown workload {name!r}; valid workloads: {', '.join(sorted(table))}"
-        )
+        raise UserError(f"unknown workload {name!r}; valid workloads: {', '.join(sorted(table))}")
     return table[name]
 
 

@@ -92,9 +92,7 @@ def finished_ids(path: Path) -> set[str]:
     if not path.exists():
         return set()
     return {
-        r["cell_id"]
-        for r in load(path)
-        if r.get("kind") == "cell" and r.get("status") in TERMINAL
+        r["cell_id"] for r in load(path) if r.get("kind") == "cell" and r.get("status") in TERMINAL
     }
 
 

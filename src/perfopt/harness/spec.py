@@ -160,7 +160,7 @@ def _parse_grid(raw: Any, index: int, source: str) -> Grid:
     _refuse_unknown(raw, _GRID_KEYS, source, where)
     workload = raw.get("workload")
     if not isinstance(workload, str) or not workload:
-        raise UserError(f"{source}: {where} needs workload = \"NAME\"")
+        raise UserError(f'{source}: {where} needs workload = "NAME"')
     name = str(raw.get("name", f"{workload}-{index + 1}"))
     where = f"grid {name!r}"
     axes_raw = raw.get("axes", {})

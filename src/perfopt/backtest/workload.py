@@ -1,0 +1,84 @@
+"""The backtest as a harness workload (see perfopt.workload for the contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from perfopt.workload import Measurement, Workload
+
+
+def data_folder(cache_dir: Path, params: Mapping[str, Any]) -> Path:
+    """Return the cached data folder for a cell's universe size."""
+    return cache_dir / f"backtest-{params['tickers']}x{params['days']}-seed{params['seed']}"
+
+
+class BacktestWorkload(Workload):
+    """500 stocks x 756 days of the RSI sleeve strategy, any engine, source and sharding."""
+
+    name: ClassVar[str] = "backtest"
+    axes: ClassVar[Mapping[str, tuple]] = {
+        "engine": ("reference", "numba"),
+        "source": ("sqlite", "parquet", "hdf5"),
+        "access": ("bulk", "naive"),
+        "workers": (1, 2, 3, 4, 8),
+        "start_method": ("spawn", "fork", "forkserver"),
+        "tickers": (50, 100, 500, 1000),
+        "days": (252, 756, 1512),
+        "seed": (7,),
+    }
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "engine": "numba",
+        "source": "hdf5",
+        "access": "bulk",
+        "workers": 1,
+        "start_method": "spawn",
+        "tickers": 500,
+        "days": 756,
+        "seed": 7,
+    }
+
+    def skip_reason(self, params: Mapping[str, Any]) -> str | None:
+        """Parquet has no point queries, so naive access needs sqlite or hdf5."""
+        if params["access"] == "naive" and params["source"] == "parquet":
+            return "naive access needs point queries; Parquet has none (use sqlite or hdf5)"
+        return None
+
+    def prepare(self, params: Mapping[str, Any], cache_dir: Path) -> None:
+        """Generate the cell's data folder once."""
+        from perfopt.data import generate_panel, write_panel
+
+        folder = data_folder(cache_dir, params)
+        if (folder / "prices.h5").is_file():
+            return
+        panel = generate_panel(int(params["tickers"]), n_days=int(params["days"]), seed=int(params["seed"]))
+        write_panel(panel, folder)
+
+    def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
+        """Run one backtest; seconds is the end-to-end total (compile reported apart)."""
+        from perfopt.backtest import BacktestConfig, run_backtest
+
+        result = run_backtest(
+            BacktestConfig(
+                data_dir=data_folder(cache_dir, params),
+                source=params["source"],
+                access=params["access"],
+                engine=params["engine"],
+                workers=int(params["workers"]),
+                start_method=params["start_method"],
+            )
+        )
+        total = result.stages["total"]
+        return Measurement(
+            seconds=total,
+            stages={k: v for k, v in result.stages.items() if k != "total"},
+            metrics={
+                "total_s": total,
+                "compile_s": result.info["compile_s"],
+                "bars_per_s": len(result.dates) * len(result.tickers) / total,
+                "total_return": result.metrics["total_return"],
+                "n_trades": result.metrics["n_trades"],
+            },
+            info=result.info,
+        )

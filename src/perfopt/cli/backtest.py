@@ -1,0 +1,96 @@
+"""`perfopt backtest`: run the RSI sleeve backtest and print stages and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `backtest` command."""
+    parser = subparsers.add_parser(
+        "backtest",
+        help="run the RSI sleeve backtest (500 stocks x 3 years by default data)",
+        description=(
+            "Backtest the RSI sleeve strategy (specs/backtest.md) on a data folder and print "
+            "a stage breakdown (load, signals, simulate, metrics, total) and the metrics. "
+            "The reference engine with --access naive --source sqlite is the legacy baseline."
+        ),
+    )
+    parser.add_argument("--data", required=True, help="data folder (from `perfopt data generate`)")
+    parser.add_argument("--source", choices=("sqlite", "parquet", "hdf5"), default="hdf5", help="store to read (default %(default)s)")
+    parser.add_argument("--access", choices=("bulk", "naive"), default="bulk", help="bulk: one read; naive: one query per ticker per date (default %(default)s)")
+    parser.add_argument("--engine", choices=("reference", "numba"), default="numba", help="plain-Python loop or numba kernels (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="processes to shard tickers across (default %(default)s)")
+    parser.add_argument("--start-method", default="spawn", help="spawn, fork or forkserver (default %(default)s)")
+    parser.add_argument("--rsi-period", type=int, default=14, help="Wilder RSI period (default %(default)s)")
+    parser.add_argument("--oversold", type=float, default=30.0, help="buy below this RSI (default %(default)s)")
+    parser.add_argument("--overbought", type=float, default=70.0, help="sell above this RSI (default %(default)s)")
+    parser.add_argument("--fee", type=float, default=0.001, help="fee per side as a fraction (default %(default)s)")
+    parser.add_argument("--capital", type=float, default=1_000_000.0, help="initial capital (default %(default)s)")
+    parser.add_argument("--tickers", help="comma-separated subset of tickers (default: all)")
+    parser.add_argument("--json", type=Path, help="write metrics, timings, equity and trades as JSON")
+    parser.add_argument("--equity-csv", type=Path, help="write date,equity")
+    parser.add_argument("--trades-csv", type=Path, help="write the trade list")
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from perfopt.backtest import BacktestConfig, run_backtest
+
+    tickers = None
+    if args.tickers is not None:
+        tickers = tuple(t.strip() for t in args.tickers.split(",") if t.strip())
+    config = BacktestConfig(
+        data_dir=Path(args.data),
+        source=args.source,
+        access=args.access,
+        engine=args.engine,
+        workers=args.workers,
+        start_method=args.start_method,
+        rsi_period=args.rsi_period,
+        oversold=args.oversold,
+        overbought=args.overbought,
+        fee=args.fee,
+        capital=args.capital,
+        tickers=tickers,
+    )
+    result = run_backtest(config)
+    print(format_result(result))
+    written = []
+    if args.json:
+        result.write_json(args.json)
+        written.append(str(args.json))
+    if args.equity_csv:
+        result.equity_frame().to_csv(args.equity_csv, index=False)
+        written.append(str(args.equity_csv))
+    if args.trades_csv:
+        result.trades_frame().to_csv(args.trades_csv, index=False)
+        written.append(str(args.trades_csv))
+    if written:
+        print("wrote " + ", ".join(written))
+    return 0
+
+
+def format_result(result) -> str:
+    """Return the stage breakdown and metrics as aligned text."""
+    info = result.info
+    lines = [
+        f"backtest: {len(result.tickers)} tickers x {len(result.dates)} dates, engine {info['engine']}, "
+        f"{info['source']}/{info['access']}, {info['workers']} worker(s)"
+        + (f" ({info['start_method']})" if info.get("start_method") else ""),
+        "stages (s):",
+    ]
+    for name in ("load", "signals", "simulate", "metrics", "total"):
+        lines.append(f"  {name:<10} {result.stages.get(name, 0.0):10.4f}")
+    lines.append(f"  {'compile':<10} {info['compile_s']:10.4f}  (numba compile or cache load, not in total)")
+    if "worker_startup_s" in info:
+        lines.append(f"  worker start-up: {', '.join(f'{s:.3f}' for s in info['worker_startup_s'])}")
+    lines.append("metrics:")
+    for key, value in result.metrics.items():
+        shown = "n/a" if isinstance(value, float) and math.isnan(value) else (
+            f"{value:.6g}" if isinstance(value, float) else str(value)
+        )
+        lines.append(f"  {key:<14} {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,312 @@
+"""Run cells, each repeat in its own child process, and append one result line per cell.
+
+The parent stays light (no numba, no torch): the child imports the workload, prepares
+its inputs untimed, says "ready", and runs when told "go" so the parent's watchers see
+only the measured part. A timeout or Ctrl-C kills the child's whole process group
+(it runs in its own session); results.jsonl is appended and fsynced per cell, so a
+crash loses at most the running cell and `resume` picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfopt.harness import environment, results
+from perfopt.harness.cells import HARNESS_AXES, Cell
+from perfopt.harness.masking import mask_url
+from perfopt.harness.spec import MatrixSpec
+from perfopt.harness.views import CellViews, judge
+
+log = logging.getLogger(__name__)
+
+THREAD_CAP_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+_STDERR_TAIL = 1500
+
+
+@dataclass
+class RunContext:
+    """What every cell of one run shares: folders, limits, environment, options."""
+
+    spec: MatrixSpec
+    out_dir: Path
+    cache_dir: Path
+    pyspy: bool
+    environment: dict[str, Any]
+    keep_workdirs: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Repeat:
+    status: str
+    error: str | None = None
+    seconds: float | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    psutil: dict[str, Any] = field(default_factory=dict)
+    pyspy: dict[str, Any] = field(default_factory=dict)
+    pid: int = 0
+
+
+def thread_caps(cell: Cell) -> dict[str, str]:
+    """Env vars capping BLAS/OpenMP/numba threads for a cell ({} leaves them as inherited)."""
+    blas = cell.resolved.get("blas_threads")
+    if blas is None and cell.uses_workers:
+        blas = 1  # worker processes x BLAS threads would oversubscribe the cores
+    if blas is None:
+        return {}
+    return {name: str(int(blas)) for name in THREAD_CAP_VARS}
+
+
+def skipped_record(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    """The result line of a cell that was not run (invalid combination, missing module)."""
+    return _record(cell, ctx, "skipped", cell.skip, [], None, environment.utc_now())
+
+
+def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
+    """Run every repeat of a cell in fresh child processes and return its result line."""
+    start = environment.utc_now()
+    repeats: list[_Repeat] = []
+    for index in range(cell.repeats):
+        rep = _run_repeat(cell, ctx, index)
+        repeats.append(rep)
+        if rep.status != "ok":
+            break
+    failed = [r for r in repeats if r.status != "ok"]
+    if failed:
+        return _record(cell, ctx, failed[0].status, failed[0].error, repeats, None, start)
+    ordered = sorted(repeats, key=lambda r: r.seconds or 0.0)
+    median = ordered[(len(ordered) - 1) // 2]
+    return _record(cell, ctx, "ok", None, repeats, median, start)
+
+
+def _record(
+    cell: Cell,
+    ctx: RunContext,
+    status: str,
+    error: str | None,
+    repeats: list[_Repeat],
+    chosen: _Repeat | None,
+    start: str,
+) -> dict[str, Any]:
+    seconds = [r.seconds for r in repeats if r.status == "ok" and r.seconds is not None]
+    measurement = chosen.result.get("measurement") if chosen else None
+    attribution = None
+    verdict = None
+    source = chosen or (repeats[-1] if repeats else None)
+    if source is not None and (source.psutil or source.pyspy):
+        pools = source.result.get("threadpools")
+        over, verdict = judge(source.psutil, source.pyspy, source.pid, pools)
+        attribution = {
+            "stages": (measurement or {}).get("stages", {}),
+            "psutil": source.psutil,
+            "pyspy": source.pyspy,
+            "oversubscription": over,
+            "threadpools": pools,
+        }
+    prepare = [r.result.get("prepare_s") for r in repeats if r.result.get("prepare_s") is not None]
+    env = dict(ctx.environment)
+    env["start_utc"] = start
+    return {
+        "schema": results.SCHEMA,
+        "kind": "cell",
+        "matrix": ctx.spec.name,
+        "cell_id": cell.cell_id,
+        "label": cell.label,
+        "workload": cell.workload,
+        "grid": cell.grid,
+        "params": cell.resolved,
+        "baseline": cell.baseline,
+        "status": status,
+        "error": error,
+        "repeats": seconds,
+        "timing": results.timing(seconds),
+        "measurement": measurement,
+        "prepare_s": prepare[0] if prepare else None,
+        "thread_caps": thread_caps(cell),
+        "attribution": attribution,
+        "verdict": verdict,
+        "environment": env,
+    }
+
+
+def _run_repeat(cell: Cell, ctx: RunContext, index: int) -> _Repeat:
+    cell_dir = ctx.out_dir / "cells" / cell.cell_id
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    workdir = cell_dir / "work" / f"r{index}"
+    result_path = cell_dir / f"result-r{index}.json"
+    result_path.unlink(missing_ok=True)
+    out_log, err_log = cell_dir / f"stdout-r{index}.log", cell_dir / f"stderr-r{index}.log"
+    env = {**os.environ, **ctx.extra_env, **thread_caps(cell)}
+    header = {
+        "import_path": cell.import_path,
+        "params": {k: v for k, v in cell.resolved.items() if k not in HARNESS_AXES},
+        "cache_dir": str(ctx.cache_dir),
+        "workdir": str(workdir),
+        "result_path": str(result_path),
+    }
+    ready_r, ready_w = os.pipe()
+    with open(out_log, "wb") as out_fh, open(err_log, "wb") as err_fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "perfopt.harness.child", "--ready-fd", str(ready_w)],
+            stdin=subprocess.PIPE,
+            stdout=out_fh,
+            stderr=err_fh,
+            env=env,
+            pass_fds=(ready_w,),
+            start_new_session=True,  # its own process group: a timeout kills all of it
+        )
+    os.close(ready_w)
+    views: CellViews | None = None
+    rep = _Repeat(status="failed", pid=proc.pid)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(header).encode() + b"\n")
+        proc.stdin.flush()
+        state = _wait_ready(ready_r, ctx.spec.prepare_timeout)
+        if state == "timeout":
+            _kill_group(proc)
+            rep.status = "timeout"
+            rep.error = (
+                f"timed out after {ctx.spec.prepare_timeout:g} s in prepare; process group killed"
+            )
+            return rep
+        if state == "ready":
+            views = CellViews(proc.pid, cell_dir / f"pyspy-r{index}", ctx.pyspy)
+            views.start()
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=ctx.spec.cell_timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                rep.status = "timeout"
+                rep.error = (
+                    f"timed out after {ctx.spec.cell_timeout:g} s in run; process group killed"
+                )
+        else:
+            # it closed its pipe but may linger: the kill below ends it
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)
+        _kill_group(proc)  # stragglers the workload left behind
+        if views is not None:
+            rep.psutil, rep.pyspy = views.stop()
+            views = None
+        if rep.status == "timeout":
+            return rep
+        rep.result = _read_result(result_path)
+        if rep.result.get("status") == "ok":
+            rep.status = "ok"
+            rep.seconds = float(rep.result["measurement"]["seconds"])
+        else:
+            rep.error = _failure_text(rep.result, proc.returncode, err_log)
+        return rep
+    except BaseException:
+        _kill_group(proc)  # Ctrl-C or a bug here: never leave the cell running
+        raise
+    finally:
+        os.close(ready_r)
+        if views is not None:
+            views.stop()
+        if proc.stdin is not None and not proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        _tidy(cell_dir, workdir, result_path, (out_log, err_log), ctx.keep_workdirs)
+
+
+def _wait_ready(fd: int, timeout: float) -> str:
+    """Wait for the child's "ready" line: "ready", "exited" (EOF first) or "timeout"."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        readable, _, _ = select.select([fd], [], [], min(remaining, 1.0))
+        if not readable:
+            continue
+        chunk = os.read(fd, 64)
+        if not chunk:
+            return "exited"
+        buf += chunk
+        if b"ready" in buf:
+            return "ready"
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        log.warning("child %d did not die after SIGKILL", proc.pid)
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _failure_text(result: dict[str, Any], returncode: int | None, err_log: Path) -> str:
+    tail = _tail(err_log)
+    if result.get("error"):
+        phase = result.get("phase", "run")
+        text = f"{result['error']} (in {phase})"
+        tb = result.get("traceback")
+        if tb and result["error"] not in tail:
+            tail = tb[-_STDERR_TAIL:]
+        return f"{text}\n{tail}".strip() if tail else text
+    how = f"exit status {returncode}"
+    if returncode is not None and returncode < 0:
+        how = f"killed by {signal.Signals(-returncode).name}"
+    return f"child process died without a result ({how}); stderr tail:\n{tail}".strip()
+
+
+def _tail(path: Path) -> str:
+    try:
+        data = path.read_bytes()[-_STDERR_TAIL:]
+    except OSError:
+        return ""
+    return data.decode("utf-8", "replace").strip()
+
+
+def _tidy(
+    cell_dir: Path, workdir: Path, result_path: Path, logs: tuple[Path, ...], keep: bool
+) -> None:
+    """Mask logs, drop empty ones, the raw result and (unless kept) the workdir."""
+    result_path.unlink(missing_ok=True)  # unmasked; its content is in the result line
+    result_path.with_suffix(".tmp").unlink(missing_ok=True)
+    for path in logs:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if text.strip():
+            path.write_text(mask_url(text), encoding="utf-8")
+        else:
+            path.unlink()
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+        work_root = workdir.parent
+        if work_root.exists() and not any(work_root.iterdir()):
+            work_root.rmdir()
