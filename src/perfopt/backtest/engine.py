@@ -17,7 +17,7 @@ from perfopt.backtest.config import BacktestConfig
 from perfopt.backtest.metrics import compute_metrics
 from perfopt.backtest.result import BacktestResult, Trades
 from perfopt.data.stores import PriceStore, open_store
-from perfopt.profiling._timer import StageTimer
+from perfopt.profiling import StageTimer
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from perfopt.backtest.config import BacktestConfig
 from perfopt.backtest.engine import finish, load_kernels, simulate_close, universe
 from perfopt.backtest.result import BacktestResult, Trades
 from perfopt.data.stores import open_store
-from perfopt.profiling._timer import StageTimer
+from perfopt.profiling import StageTimer
 
 
 def split_evenly(n_items: int, n_parts: int) -> list[tuple[int, int]]:
