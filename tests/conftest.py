@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from perfopt.data import generate_panel, write_panel
+from perfopt.urls import mask_url
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,33 @@ def gappy_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gappy_data")
     write_panel(generate_panel(60, n_days=300, seed=5, gaps=True), out)
     return out
+
+
+POSTGRES_URL = os.environ.get(
+    "PERFOPT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_reachable(url: str = POSTGRES_URL) -> str | None:
+    """Return None when the test PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        with psycopg.connect(url.replace("+psycopg", ""), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {mask_url(url)} is unreachable: {str(exc).splitlines()[0]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL URL; skips locally when it is down, fails in CI (CI=true)."""
+    reason = postgres_reachable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    return POSTGRES_URL
