@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "perfopt.cli.backtest",
     "perfopt.cli.train",
     "perfopt.cli.profile",
+    "perfopt.cli.matrix",
 )
 
 

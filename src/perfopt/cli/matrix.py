@@ -1,0 +1,148 @@
+"""`perfopt matrix`, `perfopt sweep` and `perfopt report`: the harness's commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the matrix, sweep and report subcommands."""
+    m = subparsers.add_parser(
+        "matrix",
+        help="run a matrix of configurations and write results.jsonl and REPORT.md",
+        description=(
+            "Run every cell of a matrix (a shipped preset or a TOML file), each in its own "
+            "child process watched by the profiling views; append one JSON line per cell "
+            "to results.jsonl and finish with REPORT.md."
+        ),
+    )
+    m.add_argument(
+        "--preset",
+        default="quick",
+        metavar="quick|full|FILE",
+        help="a shipped preset name or the path of a matrix TOML file (default: quick)",
+    )
+    _common(m)
+    m.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an earlier run (--out DIR, or the latest runs/*-PRESET): "
+        "cells already recorded are skipped",
+    )
+    m.add_argument(
+        "--only",
+        metavar="REGEX",
+        help="run only cells whose 'cell_id workload grid k=v ...' matches REGEX",
+    )
+    m.set_defaults(handler=_matrix)
+
+    s = subparsers.add_parser(
+        "sweep",
+        help="run any command over a matrix of axes: perfopt sweep --axis n=1,2 -- CMD {n}",
+        description=(
+            "Run a command once per combination of --axis values, replacing {name} "
+            "placeholders in the command, and report like a matrix. Lines "
+            "'PERFOPT_METRIC name=value' on the command's stdout become metrics."
+        ),
+    )
+    s.add_argument(
+        "--axis",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="an axis and its values (repeatable), used as {NAME} in the command",
+    )
+    _common(s)
+    s.add_argument(
+        "cmd", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+    )
+    s.set_defaults(handler=_sweep)
+
+    r = subparsers.add_parser(
+        "report",
+        help="render REPORT.md and plots from a results.jsonl (no rerun)",
+        description="Render REPORT.md and PNG plots from a stored results.jsonl.",
+    )
+    r.add_argument("results", type=Path, metavar="RESULTS.jsonl", help="a results file")
+    r.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to write REPORT.md and plots/ (default: the results file's folder)",
+    )
+    r.set_defaults(handler=_report)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="run folder (default: runs/<UTC timestamp>-<name>/; an earlier run "
+        "there is never overwritten)",
+    )
+    p.add_argument(
+        "--repeats", type=int, metavar="N", help="runs per cell, each in a fresh process"
+    )
+    p.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="S",
+        help="seconds a cell's measured run may take before its process group is killed",
+    )
+    p.add_argument(
+        "--pyspy",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="record py-spy samples of each cell (default: on when py-spy works)",
+    )
+
+
+def _finish(run) -> int:  # noqa: ANN001 - MatrixRun, imported lazily
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "nothing new"
+    if run.resumed:
+        counts += f"; {run.resumed} already done"
+    print(f"{run.results_path}: {counts}")
+    if run.report_path:
+        print(f"report written to {run.report_path}")
+    return 0
+
+
+def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
+    from perfopt.harness.matrix import run_matrix
+    from perfopt.harness.progress import ConsoleProgress
+
+    spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
+    try:
+        run = run_matrix(spec, args.out, progress=ConsoleProgress(sys.stderr), **kwargs)
+    except KeyboardInterrupt:
+        print(
+            "perfopt: interrupted; the running cell was killed and not recorded. "
+            "Continue with --resume (and the same --out).",
+            file=sys.stderr,
+        )
+        return 130
+    return _finish(run)
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from perfopt.harness.spec import load_spec
+
+    return _run(load_spec(args.preset), args, resume=args.resume, only=args.only)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from perfopt.harness.sweep import sweep_spec
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    return _run(sweep_spec(cmd, args.axis), args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from perfopt.harness.report import write_report
+
+    path = write_report(args.results, args.out)
+    print(f"report written to {path}")
+    return 0

@@ -1,0 +1,461 @@
+"""REPORT.md from results.jsonl: a pure function of the file (re-rendering is identical).
+
+Order: environment, target verdicts, recommendations (fastest plan per grid against its
+default), one section per workload (table, timing warnings, plots, the three
+attribution views side by side with a note where they disagree), cells that did not
+run, and the views' own overhead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from perfopt.harness import results as results_mod
+from perfopt.harness.masking import mask_url
+from perfopt.harness.targets import evaluate_all
+
+SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean
+TINY_S = 0.001  # pyperf: a timing under 1 ms is too short to trust
+MAX_METRICS = 8
+_IO_CATS = ("database IO", "file IO", "Optuna storage", "IPC and pickling")
+_COMPUTE_CATS = ("numeric compute", "Python compute")
+_DATA_STAGE_WORDS = ("load", "data", "read", "io", "storage", "wait", "fetch", "query")
+
+
+def write_report(results_path: Path, out_dir: Path | None = None) -> Path:
+    """Render REPORT.md (and plots) for a results file; return the report's path."""
+    records = results_mod.load(Path(results_path))
+    out_dir = Path(out_dir) if out_dir is not None else Path(results_path).parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from perfopt.harness.plots import write_plots
+
+    plots = write_plots(results_mod.cells(records), out_dir / "plots")
+    plot_links = {w: [p.relative_to(out_dir).as_posix() for p in ps] for w, ps in plots.items()}
+    text = render(records, Path(results_path).name, plot_links)
+    path = out_dir / "REPORT.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def render(
+    records: Sequence[Mapping[str, Any]],
+    results_name: str = "results.jsonl",
+    plot_links: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """Return the markdown report for result records (already loaded and migrated)."""
+    cells = results_mod.cells(records)
+    plot_links = plot_links or {}
+    out: list[str] = []
+    name = next((c.get("matrix") for c in cells if c.get("matrix")), "") or "matrix"
+    out.append(f"# perfopt report: {name}\n")
+    out.extend(_summary(cells, results_name))
+    out.extend(_environment(cells))
+    out.extend(_targets(cells))
+    out.extend(_recommendations(cells))
+    for workload in _ordered({c["workload"] for c in cells}, cells):
+        out.extend(_workload_section(workload, cells, plot_links.get(workload, [])))
+    out.extend(_not_run(cells))
+    out.extend(_overhead([r for r in records if r.get("kind") == "overhead"]))
+    return mask_url("\n".join(out).rstrip() + "\n")
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _summary(cells: Sequence[Mapping[str, Any]], results_name: str) -> list[str]:
+    counts: dict[str, int] = {}
+    for c in cells:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    parts = ", ".join(f"{counts[s]} {s}" for s in results_mod.TERMINAL if s in counts)
+    starts = sorted(s for c in cells if (s := (c.get("environment") or {}).get("start_utc")))
+    when = f"; cells started {starts[0]} to {starts[-1]} (UTC)" if starts else ""
+    return [f"Rendered from `{results_name}`: {len(cells)} cells ({parts or 'none'}){when}.\n"]
+
+
+def _environment(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    envs = [c.get("environment") or {} for c in cells]
+    if not envs:
+        return []
+    env = envs[0]
+    py = env.get("python") or {}
+    gpu = ", ".join(g.get("name", "?") for g in env.get("gpu") or []) or "none"
+    pkgs = ", ".join(f"{k} {v}" for k, v in sorted((env.get("packages") or {}).items()) if v)
+    git = env.get("git") or {}
+    commit = (git.get("commit") or "unknown")[:12] + (
+        " (uncommitted changes)" if git.get("dirty") else ""
+    )
+    ram = env.get("ram_bytes")
+    rows = [
+        (
+            "CPU",
+            f"{env.get('cpu_model', '?')}: {env.get('cores_physical', '?')} physical / "
+            f"{env.get('cores_logical', '?')} logical cores, {env.get('cores_available', '?')} available",
+        ),
+        ("RAM", _bytes(ram) if ram else "?"),
+        ("GPU", gpu),
+        (
+            "Python",
+            f"{py.get('implementation', '?')} {py.get('version', '?')} ({py.get('build', '?')}, "
+            f"{'optimized' if py.get('optimized') else 'not an optimized'} build)",
+        ),
+        ("OS", env.get("os", "?")),
+        ("Host", env.get("hostname", "?")),
+        ("Commit", commit),
+        ("Packages", pkgs or "?"),
+    ]
+    lines = ["## Environment\n", "| | |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
+    distinct = sorted({(e.get("hostname"), (e.get("git") or {}).get("commit")) for e in envs})
+    if len(distinct) > 1:
+        lines.append(
+            f"\nThese results come from {len(distinct)} host/commit pairs: "
+            + "; ".join(f"{h} @ {(c or '?')[:12]}" for h, c in distinct)
+            + ". Compare cells from the same pair only."
+        )
+    return [*lines, ""]
+
+
+def _targets(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    verdicts = evaluate_all(cells)
+    lines = [
+        "## Target verdicts\n",
+        "| target | verdict | measured | core bound | efficiency | claim | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for v in verdicts:
+        bound = f"{v['bound']:.1f}x" if v["bound"] is not None else "-"
+        eff = f"{100 * v['efficiency']:.0f}%" if v["efficiency"] is not None else "-"
+        lines.append(
+            f"| {v['id']} | **{v['verdict']}** | {_cell(v['measured'])} | {bound} | {eff} | "
+            f"{_cell(v['claim'])} | {v['source']} |"
+        )
+    lines.append("")
+    for v in verdicts:
+        cells_used = ", ".join(f"`{c}`" for c in v["cells"]) or "none"
+        lines.append(
+            f"- **{v['id']}** ({v['verdict']}): {_inline(v['reason'])}. Cells: {cells_used}."
+        )
+    return [*lines, ""]
+
+
+def _recommendations(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = ["## Recommendations\n"]
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for c in cells:
+        groups.setdefault((c["workload"], c.get("grid", c["workload"])), []).append(c)
+    for (workload, grid), members in groups.items():
+        ok = [c for c in members if c["status"] == "ok" and _median(c) is not None]
+        if not ok:
+            lines.append(f"- **{workload}** (grid `{grid}`): no cell ran ok.")
+            continue
+        varying = _varying(members)
+        fastest = min(ok, key=lambda c: _median(c) or 0.0)
+        base = next((c for c in members if c.get("baseline")), None)
+        desc = _params_text(fastest, varying)
+        if base is None or base["status"] != "ok":
+            why = "not in this grid" if base is None else f"{base['status']}"
+            lines.append(
+                f"- **{workload}** (grid `{grid}`): fastest {desc} `{fastest['cell_id']}` "
+                f"{_s(_median(fastest))}; the default configuration is {why}, so no gain is claimed."
+            )
+            continue
+        if base["cell_id"] == fastest["cell_id"]:
+            lines.append(
+                f"- **{workload}** (grid `{grid}`): the default configuration "
+                f"{desc + ' ' if desc else ''}`{base['cell_id']}` is already the fastest ({_s(_median(base))})."
+            )
+            continue
+        gain = (_median(base) or 0.0) / (_median(fastest) or 1.0)
+        lines.append(
+            f"- **{workload}** (grid `{grid}`): use {desc} (`{fastest['cell_id']}`, "
+            f"{_s(_median(fastest))}) instead of the default {_params_text(base, varying)} "
+            f"(`{base['cell_id']}`, {_s(_median(base))}): {gain:.2f}x faster"
+            f"{_noise_note(base, fastest)}."
+        )
+    return [*lines, ""]
+
+
+def _workload_section(
+    workload: str, cells: Sequence[Mapping[str, Any]], plots: Sequence[str]
+) -> list[str]:
+    members = [c for c in cells if c["workload"] == workload]
+    varying = _varying(members)
+    metric_keys = _metric_keys(members)
+    lines = [f"## Workload: {workload}\n"]
+    fixed = _fixed(members, varying)
+    if fixed:
+        lines.append(f"Same in every cell: {_inline(fixed)}.\n")
+    header = ["cell", *varying, "status", "median s", "n", "spread", *metric_keys]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    warnings: list[str] = []
+    for c in members:
+        t = c.get("timing") or {}
+        metrics = (c.get("measurement") or {}).get("metrics") or {}
+        row = [
+            f"`{c['cell_id']}`" + (" (default)" if c.get("baseline") else ""),
+            *(_val(c["params"].get(k)) for k in varying),
+            c["status"],
+            _num(t.get("median_s")) if c["status"] == "ok" else "-",
+            str(t.get("n", 0)),
+            f"{t['spread_pct']:.1f}%" if t.get("n", 0) > 1 else "-",
+            *(_num(metrics.get(k)) for k in metric_keys),
+        ]
+        lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
+        warnings.extend(_timing_warnings(c))
+    lines.append("")
+    if warnings:
+        lines += ["Timing warnings (pyperf-style):", *warnings, ""]
+    for link in plots:
+        lines.append(f"![{Path(link).stem}]({link})")
+    if plots:
+        lines.append("")
+    lines.extend(_attribution(members, varying))
+    return lines
+
+
+def _attribution(members: Sequence[Mapping[str, Any]], varying: Sequence[str]) -> list[str]:
+    rows = [c for c in members if c["status"] == "ok" and c.get("attribution")]
+    if not rows:
+        return []
+    lines = [
+        "### Where the time went: three views side by side\n",
+        "| cell | stage timers | psutil (whole process tree) | py-spy | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    notes = []
+    for c in rows:
+        att = c["attribution"] or {}
+        stages = _stage_shares(c)
+        stage_txt = ", ".join(f"{k} {100 * v:.0f}%" for k, v in stages[:4]) or "-"
+        ps = att.get("psutil") or {}
+        spy = att.get("pyspy") or {}
+        label = f"`{c['cell_id']}` {_params_text(c, varying, bare=True)}".strip()
+        lines.append(
+            f"| {_cell(label)} | {_cell(stage_txt)} | {_cell(_psutil_text(ps))} | "
+            f"{_cell(_pyspy_text(spy))} | {_cell(c.get('verdict') or '-')} |"
+        )
+        note = _disagreement(stages, ps, spy)
+        over = att.get("oversubscription") or {}
+        if over.get("oversubscribed"):
+            note = (note + "; " if note else "") + f"oversubscribed: {over.get('reason', '')}"
+        if note:
+            notes.append(f"- `{c['cell_id']}`: {_inline(note)}")
+    lines.append("")
+    if notes:
+        lines += ["Where the views disagree or warn:", *notes, ""]
+    return lines
+
+
+def _not_run(cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    bad = [c for c in cells if c["status"] != "ok"]
+    if not bad:
+        return []
+    lines = [
+        "## Cells that failed, timed out or were skipped\n",
+        "| cell | workload | params | status | reason |",
+        "|---|---|---|---|---|",
+    ]
+    for c in bad:
+        reason = (c.get("error") or "").strip().splitlines()
+        lines.append(
+            f"| `{c['cell_id']}` | {c['workload']} | {_cell(c.get('label', ''))} | {c['status']} | "
+            f"{_cell(reason[0] if reason else '-')} |"
+        )
+    return [*lines, ""]
+
+
+def _overhead(lines_in: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not lines_in:
+        return []
+    o = lines_in[-1].get("overhead") or {}
+    lines = ["## Overhead of the views\n"]
+    if not o.get("available", True) or "psutil_overhead" not in o:
+        lines.append(f"Not measured: {o.get('reason', 'unknown')}.")
+        return [*lines, ""]
+    med = o.get("median_s") or {}
+    lines.append(
+        f"A CPU-bound command of fixed work, {o.get('repeats', '?')} interleaved repeats: bare "
+        f"{_s(med.get('bare'))}, under the psutil sampler ({o.get('hz', '?')} Hz) "
+        f"{_s(med.get('psutil'))} ({100 * o['psutil_overhead']:+.1f}%), under py-spy "
+        f"({o.get('rate', '?')} Hz) {_s(med.get('pyspy'))} ({100 * o['pyspy_overhead']:+.1f}%). "
+        "Targets: psutil <= 2%, py-spy <= 10%."
+    )
+    return [*lines, ""]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _ordered(names: Iterable[str], cells: Sequence[Mapping[str, Any]]) -> list[str]:
+    order = {}
+    for c in cells:
+        order.setdefault(c["workload"], len(order))
+    return sorted(names, key=lambda n: order[n])
+
+
+def _scalar_params(c: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in (c.get("params") or {}).items() if not isinstance(v, list | dict)}
+
+
+def _varying(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys = sorted({k for c in members for k in _scalar_params(c)})
+    return [k for k in keys if len({repr(_scalar_params(c).get(k)) for c in members}) > 1]
+
+
+def _fixed(members: Sequence[Mapping[str, Any]], varying: Sequence[str]) -> str:
+    first = _scalar_params(members[0]) if members else {}
+    return " ".join(f"{k}={_val(v)}" for k, v in sorted(first.items()) if k not in varying)
+
+
+def _metric_keys(members: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys = sorted({k for c in members for k in ((c.get("measurement") or {}).get("metrics") or {})})
+    return keys[:MAX_METRICS]
+
+
+def _params_text(c: Mapping[str, Any], varying: Sequence[str], bare: bool = False) -> str:
+    text = " ".join(f"{k}={_val(c['params'].get(k))}" for k in varying)
+    return text if bare or not text else f"`{text}`"
+
+
+def _median(c: Mapping[str, Any]) -> float | None:
+    return (c.get("timing") or {}).get("median_s")
+
+
+def _noise_note(base: Mapping[str, Any], fast: Mapping[str, Any]) -> str:
+    n = min((base.get("timing") or {}).get("n", 1), (fast.get("timing") or {}).get("n", 1))
+    return "" if n > 1 else " (one run each: rerun with --repeats 3 before relying on it)"
+
+
+def _timing_warnings(c: Mapping[str, Any]) -> list[str]:
+    t = c.get("timing") or {}
+    out = []
+    if c["status"] == "ok" and t.get("n", 0) > 1 and t.get("spread_pct", 0) > SPREAD_WARN_PCT:
+        out.append(
+            f"- `{c['cell_id']}`: the standard deviation is {t['spread_pct']:.0f}% of the mean "
+            f"over {t['n']} runs: the result may be unstable (a noisy machine?)"
+        )
+    if c["status"] == "ok" and t.get("median_s") is not None and t["median_s"] < TINY_S:
+        out.append(
+            f"- `{c['cell_id']}`: {_s(t['median_s'])} is too short to time reliably (< 1 ms)"
+        )
+    return out
+
+
+def _stage_shares(c: Mapping[str, Any]) -> list[tuple[str, float]]:
+    m = c.get("measurement") or {}
+    stages = {
+        k: v
+        for k, v in (m.get("stages") or {}).items()
+        if "/" not in k and isinstance(v, int | float)
+    }
+    total = m.get("seconds") or sum(stages.values()) or 0.0
+    if not total:
+        return []
+    return sorted(((k, v / total) for k, v in stages.items()), key=lambda kv: (-kv[1], kv[0]))
+
+
+def _psutil_text(ps: Mapping[str, Any]) -> str:
+    if not ps or ps.get("available") is False:
+        return f"off: {ps.get('reason', 'not recorded')}" if ps else "-"
+    cores = ps.get("cores_available", "?")
+    parts = [
+        f"CPU {ps.get('cpu_utilization_cores', 0):.2f} cores ({ps.get('utilization_pct_of_available', 0):.0f}% of {cores})",
+        f"user {ps.get('cpu_user_s', 0):.2f} s sys {ps.get('cpu_system_s', 0):.2f} s",
+        f"peak RSS {_bytes(ps.get('peak_rss_bytes', 0))}",
+        f"IO r {_bytes(ps.get('read_bytes', 0))} w {_bytes(ps.get('write_bytes', 0))}",
+        f"threads {ps.get('max_threads', '?')}",
+        f"ctx vol/invol {ps.get('ctx_switches_voluntary', 0)}/{ps.get('ctx_switches_involuntary', 0)}",
+    ]
+    if ps.get("iowait_s"):
+        parts.append(f"iowait {ps['iowait_s']:.2f} s")
+    return "; ".join(parts)
+
+
+def _pyspy_text(spy: Mapping[str, Any]) -> str:
+    if not spy or not spy.get("available", True) or not spy.get("samples"):
+        return f"off: {spy.get('reason') or 'no samples'}" if spy else "-"
+    cats = sorted((spy.get("categories") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in cats[:3] if v > 0)
+    funcs = spy.get("top_functions") or []
+    lead = f"; top: {funcs[0].get('function')}" if funcs else ""
+    return f"{top} ({spy['samples']} samples){lead}"
+
+
+def _disagreement(
+    stages: Sequence[tuple[str, float]], ps: Mapping[str, Any], spy: Mapping[str, Any]
+) -> str:
+    cats = (spy.get("categories") or {}) if spy.get("samples") else {}
+    io = sum(cats.get(k, 0.0) for k in _IO_CATS)
+    compute = sum(cats.get(k, 0.0) for k in _COMPUTE_CATS)
+    waiting = cats.get("waiting or idle", 0.0)
+    data = sum(v for k, v in stages if any(w in k.lower() for w in _DATA_STAGE_WORDS))
+    notes = []
+    if cats and stages:
+        if data >= 0.5 and compute >= 0.5:
+            notes.append(
+                f"stage timers put {100 * data:.0f}% in data stages but py-spy sees "
+                f"{100 * compute:.0f}% compute: the 'data' stage is converting rows in Python, "
+                "not waiting on IO"
+            )
+        if data < 0.5 and stages and io >= 0.5:
+            notes.append(
+                f"stage timers put {100 * (1 - data):.0f}% in compute stages but py-spy sees "
+                f"{100 * io:.0f}% IO/storage/IPC"
+            )
+    util = ps.get("cpu_utilization_cores") if ps.get("available", True) else None
+    cores = ps.get("cores_available") or 0
+    if cats and util is not None:
+        if util < 0.3 and compute >= 0.6:
+            notes.append(
+                f"py-spy sees {100 * compute:.0f}% compute but the tree used only {util:.2f} "
+                "cores: samples fall on threads that hold no core (GIL or sleeps)"
+            )
+        if cores and util >= 0.8 * cores and waiting >= 0.6:
+            notes.append(
+                f"the CPU is busy ({util:.2f} cores) while py-spy sees {100 * waiting:.0f}% "
+                "waiting: the work runs in native threads or non-Python processes"
+            )
+    return "; ".join(notes)
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return str(x).lower()
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if x != x:
+            return "nan"
+        return f"{x:,.0f}" if abs(x) >= 10000 else f"{x:.4g}"
+    return str(x)
+
+
+def _val(x: Any) -> str:
+    return "-" if x is None else str(x).lower() if isinstance(x, bool) else str(x)
+
+
+def _s(x: Any) -> str:
+    if x is None:
+        return "?"
+    return f"{x * 1000:.3g} ms" if x < 1 else f"{x:.3g} s"
+
+
+def _bytes(n: Any) -> str:
+    n = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _cell(x: Any) -> str:
+    return _inline(str(x)).replace("|", "\\|")
+
+
+def _inline(text: str) -> str:
+    return " ".join(str(text).split())
