@@ -81,7 +81,12 @@ def _write_parquet(long, path: Path) -> None:
     import pyarrow.parquet as pq
 
     tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(pa.Table.from_pandas(long, preserve_index=False), tmp)
+    table = pa.Table.from_pandas(long, preserve_index=False)
+    # date32 and a dictionary-encoded ticker read back as numbers, without parsing
+    # or hashing 378,000 strings on every load.
+    table = table.set_column(0, "date", pa.array(long["date"].to_numpy(dtype="datetime64[D]")))
+    table = table.set_column(1, "ticker", table.column("ticker").dictionary_encode())
+    pq.write_table(table, tmp)
     tmp.replace(path)
 
 
@@ -294,7 +299,7 @@ class ParquetStore(PriceStore):
         import pyarrow.parquet as pq
 
         try:
-            self._file = pq.ParquetFile(path)
+            self._file = pq.ParquetFile(path, read_dictionary=["ticker"])
         except Exception as exc:  # pyarrow raises several types for a bad file
             raise UserError(f"{path} is not a readable Parquet file: {exc}") from None
         names = set(self._file.schema_arrow.names)
@@ -308,13 +313,15 @@ class ParquetStore(PriceStore):
         """Return (tickers, calendar, ticker code per row, day per row), read once."""
         if self._index is None:
             table = self._file.read(columns=["date", "ticker"])
-            tick = table.column("ticker").combine_chunks().dictionary_encode()
+            tick = table.column("ticker").combine_chunks()
+            if not hasattr(tick, "dictionary"):  # a file written by another tool
+                tick = tick.dictionary_encode()
             tickers = tick.dictionary.to_pylist()
             order = np.argsort(tickers)
             rank = np.empty_like(order)
             rank[order] = np.arange(len(order))
             codes = rank[tick.indices.to_numpy()]
-            days = np.array(table.column("date").to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+            days = np.asarray(table.column("date").to_numpy(zero_copy_only=False)).astype("datetime64[D]")
             self._index = (tuple(sorted(tickers)), np.unique(days), codes, days)
         return self._index
 
