@@ -129,7 +129,9 @@ class MCTS:
         if self.noise_fraction > 0:
             legal = root.priors > 0
             noise = rng.dirichlet(np.full(int(legal.sum()), self.dirichlet_alpha))
-            root.priors[legal] = (1 - self.noise_fraction) * root.priors[legal] + self.noise_fraction * noise
+            root.priors[legal] = (1 - self.noise_fraction) * root.priors[
+                legal
+            ] + self.noise_fraction * noise
         done = 0
         while done < self.simulations:
             pending: list[tuple[list[tuple[Node, int]], Node]] = []

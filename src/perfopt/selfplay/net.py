@@ -22,9 +22,17 @@ class PolicyValueNet(nn.Module):
         for _ in range(blocks):
             layers += [nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU()]
         self.trunk = nn.Sequential(*layers)
-        self.policy = nn.Sequential(nn.Conv2d(channels, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * SIZE * SIZE, ACTIONS))
+        self.policy = nn.Sequential(
+            nn.Conv2d(channels, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * SIZE * SIZE, ACTIONS)
+        )
         self.value = nn.Sequential(
-            nn.Conv2d(channels, 1, 1), nn.ReLU(), nn.Flatten(), nn.Linear(SIZE * SIZE, 64), nn.ReLU(), nn.Linear(64, 1), nn.Tanh()
+            nn.Conv2d(channels, 1, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(SIZE * SIZE, 64),
+            nn.ReLU(),
+            nn.Linear(64, 1),
+            nn.Tanh(),
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,7 +67,9 @@ def net_from_bytes(data: bytes, channels: int, blocks: int) -> PolicyValueNet:
 class NetEvaluator:
     """Callable evaluator for MCTS: numpy int8 states -> (logits, values) numpy float32."""
 
-    def __init__(self, net: nn.Module, device: str = "cpu", amp: bool = False, compile: bool = False) -> None:
+    def __init__(
+        self, net: nn.Module, device: str = "cpu", amp: bool = False, compile: bool = False
+    ) -> None:
         self.device = torch.device(device)
         self.net = net.to(self.device).eval()
         self.amp = amp
@@ -74,8 +84,14 @@ class NetEvaluator:
             self.compile_s = time.perf_counter() - t0
 
     def __call__(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(np.ascontiguousarray(states)).to(self.device, torch.float32, non_blocking=True)
-        amp = torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp else contextlib.nullcontext()
+        x = torch.from_numpy(np.ascontiguousarray(states)).to(
+            self.device, torch.float32, non_blocking=True
+        )
+        amp = (
+            torch.autocast(self.device.type, dtype=self.amp_dtype)
+            if self.amp
+            else contextlib.nullcontext()
+        )
         with torch.inference_mode(), amp:
             logits, values = self.model(x)
         return logits.float().cpu().numpy(), values.float().cpu().numpy()

@@ -88,7 +88,9 @@ def save_records(records: Sequence[GameRecord], path: Path) -> Path:
         outcomes=np.concatenate([r.outcomes for r in records]),
         players=np.concatenate([r.players for r in records]),
         moves=np.concatenate([r.moves for r in records]),
-        game_index=np.concatenate([np.full(len(r.moves), r.index, dtype=np.int32) for r in records]),
+        game_index=np.concatenate(
+            [np.full(len(r.moves), r.index, dtype=np.int32) for r in records]
+        ),
         lengths=np.asarray([len(r.moves) for r in records], dtype=np.int32),
         winners=np.asarray([r.winner for r in records], dtype=np.int8),
     )

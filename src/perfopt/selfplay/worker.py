@@ -79,8 +79,17 @@ def worker_main(index: int, conn: Connection, mode: str) -> None:
         t0 = time.perf_counter()
         evaluator = _local_evaluator(job) if mode == "process" else RemoteEvaluator(conn)
         peak = max(peak, proc.memory_info().rss)
-        send(conn, ("ready", {"pid": os.getpid(), "setup_s": time.perf_counter() - t0,
-                              "compile_s": getattr(evaluator, "compile_s", 0.0)}))
+        send(
+            conn,
+            (
+                "ready",
+                {
+                    "pid": os.getpid(),
+                    "setup_s": time.perf_counter() - t0,
+                    "compile_s": getattr(evaluator, "compile_s", 0.0),
+                },
+            ),
+        )
         while True:
             msg, _ = recv(conn)
             if msg[0] == "stop":
@@ -91,7 +100,9 @@ def worker_main(index: int, conn: Connection, mode: str) -> None:
                 nonlocal peak
                 peak = max(peak, proc.memory_info().rss)
 
-            record = play_game(evaluator, msg[1], job["seed"], job["simulations"], job["batch_size"], stats, sample)
+            record = play_game(
+                evaluator, msg[1], job["seed"], job["simulations"], job["batch_size"], stats, sample
+            )
             send(conn, ("game", record, asdict(stats)))
         send(conn, ("done", {"peak_rss": max(peak, proc.memory_info().rss)}))
     except (EOFError, BrokenPipeError):

@@ -1,0 +1,381 @@
+"""Run self-play in one of four modes and measure it.
+
+- serial: one process plays every game.
+- thread: `workers` threads share one network (torch releases the GIL in its ops;
+  the MCTS itself is Python and does not).
+- process: `workers` processes, each with its own copy of the network (weights sent
+  pickled), started with `start_method`.
+- server: `workers` processes run MCTS without torch and send leaf batches to the
+  parent, which evaluates the batches that are waiting as one merged batch.
+
+Traps handled: workers set their torch thread count before any torch op (a child
+forked after the parent started torch's thread pool hangs otherwise, measured here),
+fork with more than one torch thread per worker is refused, as is fork with CUDA and
+workers x torch threads above the core count; a worker that dies or stays silent
+raises WorkerError naming it; Ctrl-C (or any error) stops every worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from perfopt.errors import PerfoptError, UserError
+from perfopt.selfplay.mcts import SearchStats
+from perfopt.selfplay.play import GameRecord, save_records
+from perfopt.selfplay.threads import run_in_threads
+from perfopt.selfplay.worker import recv, send, worker_main
+
+log = logging.getLogger(__name__)
+MODES = ("serial", "process", "thread", "server")
+START_METHODS = ("spawn", "fork", "forkserver")
+
+
+class WorkerError(PerfoptError):
+    """A self-play worker died, failed or stopped answering."""
+
+
+@dataclass
+class SelfplayConfig:
+    """One self-play run; see `perfopt selfplay --help` for each field."""
+
+    games: int = 4
+    simulations: int = 32
+    mcts_batch_size: int = 8
+    parallel: str = "serial"
+    workers: int = 1
+    start_method: str = "forkserver"
+    device: str = "cpu"
+    compile: bool = False
+    amp: bool = False
+    seed: int = 0
+    channels: int = 32
+    blocks: int = 2
+    torch_threads: int = 1
+    out: Path | None = None
+    worker_timeout_s: float = 300.0
+    allow_oversubscription: bool = False
+
+
+@dataclass
+class SelfplayResult:
+    """What a self-play run measured; records are kept out of to_dict."""
+
+    config: dict[str, Any]
+    device: str
+    seconds: float
+    games: int
+    positions: int
+    stats: SearchStats
+    startup_s: list[float]
+    bytes_sent: int
+    peak_rss_bytes: dict[str, int]
+    compile_s: float = 0.0
+    out_file: str | None = None
+    records: list[GameRecord] = field(default_factory=list, repr=False)
+
+    def metrics(self) -> dict[str, float]:
+        """games/s and positions evaluated/s over the whole run (start-up included)."""
+        s = max(self.seconds, 1e-9)
+        return {
+            "games_per_s": self.games / s,
+            "positions_per_s": self.stats.evaluations / s,
+            "startup_s_mean": float(np.mean(self.startup_s)) if self.startup_s else 0.0,
+            "bytes_sent": float(self.bytes_sent),
+            "peak_rss_bytes_max": float(max(self.peak_rss_bytes.values(), default=0)),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable summary."""
+        d = asdict(self)
+        d.pop("records")
+        d["metrics"] = self.metrics()
+        d["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in d["config"].items()}
+        return d
+
+    def report(self) -> str:
+        """Human-readable summary."""
+        m = self.metrics()
+        c = self.config
+        wins = [r.winner for r in self.records]
+        return "\n".join(
+            [
+                f"{c['parallel']} x{c['workers']} ({c['start_method']}), device {self.device}, "
+                f"{c['simulations']} simulations/move, MCTS batch {c['mcts_batch_size']}",
+                f"{self.games} games ({wins.count(1)} Black, {wins.count(-1)} White, {wins.count(0)} draws), "
+                f"{self.positions} moves in {self.seconds:.2f} s: {m['games_per_s']:.2f} games/s, "
+                f"{m['positions_per_s']:.0f} positions evaluated/s in {self.stats.calls} network calls",
+                f"start-up per worker: {', '.join(f'{s:.2f}' for s in self.startup_s)} s; "
+                f"bytes between processes: {self.bytes_sent}; "
+                f"peak RSS: {', '.join(f'{k} {v / 2**20:.0f} MiB' for k, v in self.peak_rss_bytes.items())}",
+            ]
+        )
+
+
+def check_config(cfg: SelfplayConfig, cuda_available: Callable[[], bool] | None = None) -> str:
+    """Refuse bad or unsafe settings before any work starts; return the device to use."""
+    for name, value in (
+        ("games", cfg.games),
+        ("simulations", cfg.simulations),
+        ("mcts-batch-size", cfg.mcts_batch_size),
+        ("workers", cfg.workers),
+        ("torch-threads", cfg.torch_threads),
+        ("channels", cfg.channels),
+    ):
+        if value < 1:
+            raise UserError(f"--{name} must be at least 1 (got {value})")
+    if cfg.parallel not in MODES:
+        raise UserError(f"--parallel must be one of {', '.join(MODES)} (got {cfg.parallel!r})")
+    if cfg.start_method not in START_METHODS:
+        raise UserError(
+            f"unknown start method {cfg.start_method!r}; use {', '.join(START_METHODS)}"
+        )
+    if cfg.parallel == "serial" and cfg.workers != 1:
+        raise UserError(
+            "--parallel serial runs one worker; use process, thread or server for --workers > 1"
+        )
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise UserError(f"--device must be auto, cpu or cuda (got {cfg.device!r})")
+    has_cuda = cuda_available() if cuda_available else _cuda_available()
+    device = ("cuda" if has_cuda else "cpu") if cfg.device == "auto" else cfg.device
+    if device == "cuda" and not has_cuda:
+        raise UserError(
+            "--device cuda: CUDA is not available on this machine; use --device cpu or auto"
+        )
+    if cfg.parallel == "process" and cfg.start_method == "fork":
+        if cfg.torch_threads > 1:
+            raise UserError(
+                "--start-method fork with --torch-threads > 1: a forked child running torch with "
+                "several threads can hang (measured here); use 1 thread, forkserver or spawn"
+            )
+        if device == "cuda":
+            raise UserError(
+                "--start-method fork cannot use CUDA in the workers; use spawn or forkserver"
+            )
+    cores = os.cpu_count() or 1
+    torch_users = (
+        cfg.workers * cfg.torch_threads
+        if cfg.parallel in ("process", "thread")
+        else cfg.torch_threads
+    )
+    busy = max(torch_users, cfg.workers)
+    if busy > cores and not cfg.allow_oversubscription:
+        raise UserError(
+            f"{cfg.workers} worker(s) x {cfg.torch_threads} torch thread(s) exceed the {cores} "
+            "cores; lower --workers or --torch-threads (or pass --allow-oversubscription)"
+        )
+    return device
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def run_selfplay(
+    cfg: SelfplayConfig, on_worker_start: Callable[[int, int], None] | None = None
+) -> SelfplayResult:
+    """Play cfg.games games in cfg.parallel mode; save records under cfg.out when set.
+
+    on_worker_start(index, pid) is called as each worker process starts (for watchers).
+    """
+    device = check_config(cfg)
+    import torch
+
+    from perfopt.selfplay.net import NetEvaluator, build_net, net_to_bytes
+
+    if cfg.parallel != "process":
+        torch.set_num_threads(cfg.torch_threads)  # this process evaluates the network
+    net = build_net(cfg.seed, cfg.channels, cfg.blocks)
+    t0 = time.perf_counter()
+    if cfg.parallel in ("serial", "thread"):
+        evaluator = NetEvaluator(net, device, cfg.amp, cfg.compile)
+        records, stats, startup, peaks = run_in_threads(cfg, evaluator)
+        bytes_sent, compile_s = 0, evaluator.compile_s
+    else:
+        evaluator = (
+            NetEvaluator(net, device, cfg.amp, cfg.compile) if cfg.parallel == "server" else None
+        )
+        job = {
+            "seed": cfg.seed,
+            "simulations": cfg.simulations,
+            "batch_size": cfg.mcts_batch_size,
+            "torch_threads": cfg.torch_threads,
+            "channels": cfg.channels,
+            "blocks": cfg.blocks,
+            "device": device,
+            "amp": cfg.amp,
+            "compile": cfg.compile,
+        }
+        if cfg.parallel == "process":
+            job["weights"] = net_to_bytes(net)
+        records, stats, startup, peaks, bytes_sent, compile_s = _run_processes(
+            cfg, job, evaluator, on_worker_start
+        )
+        if evaluator is not None:
+            compile_s = evaluator.compile_s
+    seconds = time.perf_counter() - t0
+    result = SelfplayResult(
+        config=asdict(cfg),
+        device=device,
+        seconds=seconds,
+        games=len(records),
+        positions=sum(len(r.moves) for r in records),
+        stats=stats,
+        startup_s=startup,
+        bytes_sent=bytes_sent,
+        peak_rss_bytes=peaks,
+        compile_s=compile_s,
+        records=records,
+    )
+    if cfg.out is not None:
+        result.out_file = str(save_records(records, Path(cfg.out) / "games.npz"))
+    return result
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with status {code}"
+
+
+def _run_processes(
+    cfg: SelfplayConfig,
+    job: dict[str, Any],
+    evaluator: Any,
+    on_worker_start: Callable[[int, int], None] | None,
+) -> tuple[list[GameRecord], SearchStats, list[float], dict[str, int], int, float]:
+    """Start the workers, hand out games, serve evaluations (server mode), collect games."""
+    ctx = mp.get_context(cfg.start_method)
+    if cfg.start_method == "forkserver":
+        preload = ["perfopt.selfplay.worker"]
+        if cfg.parallel == "process":
+            preload += ["torch", "perfopt.selfplay.net"]
+        ctx.set_forkserver_preload(preload)
+    procs, conns, started, startup = [], [], [], [0.0] * cfg.workers
+    finished = [False] * cfg.workers
+    games_done = [0] * cfg.workers
+    records: list[GameRecord] = []
+    stats = SearchStats()
+    peaks: dict[str, int] = {}
+    compile_s = 0.0
+    nbytes = 0
+    next_game = 0
+    proc_self = psutil.Process()
+    try:
+        for i in range(cfg.workers):
+            parent_conn, child_conn = ctx.Pipe()
+            p = ctx.Process(
+                target=worker_main,
+                args=(i, child_conn, cfg.parallel),
+                name=f"selfplay-worker-{i}",
+                daemon=True,
+            )
+            started.append(time.perf_counter())
+            p.start()
+            child_conn.close()
+            procs.append(p)
+            conns.append(parent_conn)
+            nbytes += send(parent_conn, ("job", job))
+            if on_worker_start is not None:
+                on_worker_start(i, p.pid)
+
+        def dispatch(i: int) -> None:
+            nonlocal next_game, nbytes
+            if next_game < cfg.games:
+                nbytes += send(conns[i], ("play", next_game))
+                next_game += 1
+            else:
+                nbytes += send(conns[i], ("stop",))
+
+        while not all(finished):
+            live = [i for i in range(cfg.workers) if not finished[i]]
+            ready = wait(
+                [conns[i] for i in live] + [procs[i].sentinel for i in live],
+                timeout=cfg.worker_timeout_s,
+            )
+            if not ready:
+                raise WorkerError(
+                    f"selfplay worker(s) {', '.join(map(str, live))} sent nothing for "
+                    f"{cfg.worker_timeout_s:g} s (hung?); stopped them"
+                )
+            evals: list[tuple[int, np.ndarray]] = []
+            for i in live:
+                if conns[i] not in ready:
+                    continue
+                try:
+                    msg, size = recv(conns[i])
+                except (EOFError, OSError):  # the worker's end closed: it is gone
+                    procs[i].join(1.0)
+                    raise WorkerError(
+                        f"selfplay worker {i} (pid {procs[i].pid}) {_describe_exit(procs[i].exitcode)} "
+                        f"after {games_done[i]} game(s); stopped the other workers"
+                    ) from None
+                nbytes += size
+                kind = msg[0]
+                if kind == "ready":
+                    startup[i] = time.perf_counter() - started[i]
+                    compile_s = max(compile_s, msg[1]["compile_s"])
+                    dispatch(i)
+                elif kind == "game":
+                    records.append(msg[1])
+                    stats.add(SearchStats(**msg[2]))
+                    games_done[i] += 1
+                    dispatch(i)
+                elif kind == "eval":
+                    evals.append((i, msg[1]))
+                elif kind == "done":
+                    finished[i] = True
+                    peaks[f"worker-{i}"] = int(msg[1]["peak_rss"])
+                elif kind == "error":
+                    raise WorkerError(f"selfplay worker {i} (pid {procs[i].pid}) failed:\n{msg[1]}")
+            if evals:  # one merged batch for every worker waiting now
+                logits, values = evaluator(np.concatenate([s for _, s in evals]))
+                at = 0
+                for i, states in evals:
+                    n = len(states)
+                    nbytes += send(
+                        conns[i], ("eval_result", logits[at : at + n], values[at : at + n])
+                    )
+                    at += n
+            for i in live:
+                if not finished[i] and procs[i].sentinel in ready and not conns[i].poll():
+                    procs[i].join(1.0)
+                    raise WorkerError(
+                        f"selfplay worker {i} (pid {procs[i].pid}) {_describe_exit(procs[i].exitcode)} "
+                        f"after {games_done[i]} game(s); stopped the other workers"
+                    )
+        if cfg.parallel == "server":
+            peaks["server"] = int(proc_self.memory_info().rss)
+    finally:
+        _stop_all(procs)
+        for c in conns:
+            c.close()
+    return records, stats, startup, peaks, nbytes, compile_s
+
+
+def _stop_all(procs: list[Any]) -> None:
+    """Stop every worker still running: terminate, then kill what ignores it."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 3.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
