@@ -107,11 +107,16 @@ def _environment(cells: Sequence[Mapping[str, Any]]) -> list[str]:
     ]
     lines = ["## Environment\n", "| | |", "|---|---|"]
     lines += [f"| {k} | {_cell(v)} |" for k, v in rows]
-    distinct = sorted({(e.get("hostname"), (e.get("git") or {}).get("commit")) for e in envs})
+    distinct = sorted(
+        {
+            (str(e.get("hostname") or "?"), str((e.get("git") or {}).get("commit") or "?"))
+            for e in envs
+        }
+    )
     if len(distinct) > 1:
         lines.append(
             f"\nThese results come from {len(distinct)} host/commit pairs: "
-            + "; ".join(f"{h} @ {(c or '?')[:12]}" for h, c in distinct)
+            + "; ".join(f"{h} @ {c[:12]}" for h, c in distinct)
             + ". Compare cells from the same pair only."
         )
     return [*lines, ""]

@@ -1,0 +1,157 @@
+"""The runner with real child processes: failures, hangs, resume, masking, out folders."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from perfopt.harness import load, parse_spec, run_matrix
+from perfopt.harness.runner import THREAD_CAP_VARS
+
+
+def toy_spec(tmp_path: Path, modes: list[str], timeout: float = 3.0, extra: str = "") -> str:
+    counter = tmp_path / "counter.txt"
+    pidfile = tmp_path / "grandchild.pid"
+    return f"""
+name = "toytest"
+cell_timeout = {timeout}
+pyspy = false
+[[grid]]
+name = "g"
+workload = "toy"
+fixed = {{ counter = "{counter}", pidfile = "{pidfile}", storage = "postgresql://u:secret@db.example/prod" }}
+axes = {{ mode = {json.dumps(modes)} }}
+{extra}
+"""
+
+
+def executions(tmp_path: Path) -> list[str]:
+    path = tmp_path / "counter.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def gone(pid: int, wait_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_crash_hang_and_failure_are_recorded_and_the_matrix_goes_on(
+    toy: str, tmp_path: Path
+) -> None:
+    spec = parse_spec(toy_spec(tmp_path, ["crash", "hang", "fail", "ok", "invalid"]), "t.toml")
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    records = {r["params"]["mode"]: r for r in load(run.results_path)}
+    assert records["crash"]["status"] == "failed"
+    assert "SIGSEGV" in records["crash"]["error"]
+    assert records["hang"]["status"] == "timeout"
+    assert "timed out after 3 s in run" in records["hang"]["error"]
+    assert records["fail"]["status"] == "failed"
+    assert "ValueError: could not open storage" in records["fail"]["error"]
+    assert records["ok"]["status"] == "ok"
+    assert records["invalid"]["status"] == "skipped"
+    assert records["invalid"]["error"] == "mode=invalid cannot run (test rule)"
+    ok = records["ok"]
+    assert ok["measurement"]["metrics"]["items_per_s"] > 0
+    assert ok["measurement"]["info"]["prepared"] is True  # prepare ran before run
+    assert ok["prepare_s"] is not None
+    assert ok["repeats"] == [ok["measurement"]["seconds"]]
+    assert ok["environment"]["cores_logical"] >= 1 and ok["environment"]["start_utc"]
+    assert ok["attribution"]["psutil"]  # watched by the sampler (or says why not)
+    # the hung cell's grandchild died with its process group
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    assert gone(grandchild), f"grandchild {grandchild} survived the timeout"
+    assert run.counts == {"failed": 2, "timeout": 1, "ok": 1, "skipped": 1}
+
+
+def test_resume_skips_finished_cells(toy: str, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    spec = parse_spec(toy_spec(tmp_path, ["ok", "fail"]), "t.toml")
+    run_matrix(spec, out, runs_root=tmp_path / "runs", write_report=False)
+    assert sorted(executions(tmp_path)) == ["fail 1", "ok 1"]
+    # same spec plus one new cell: only the new cell runs
+    spec2 = parse_spec(
+        toy_spec(tmp_path, ["ok", "fail"], extra="include = [{ size = 2 }]"), "t.toml"
+    )
+    run = run_matrix(spec2, out, resume=True, runs_root=tmp_path / "runs", write_report=False)
+    assert sorted(executions(tmp_path)) == ["fail 1", "ok 1", "ok 2"]
+    assert run.resumed == 2 and run.counts == {"ok": 1}
+    assert len(load(out / "results.jsonl")) == 3
+    # a half-written last line (a crash mid-write) is dropped and that cell reruns
+    data = (out / "results.jsonl").read_text().splitlines(keepends=True)
+    (out / "results.jsonl").write_text("".join(data[:-1]) + data[-1][:40])
+    run = run_matrix(spec2, out, resume=True, runs_root=tmp_path / "runs", write_report=False)
+    assert run.counts == {"ok": 1}
+    assert sorted(executions(tmp_path)) == ["fail 1", "ok 1", "ok 2", "ok 2"]
+
+
+def test_resume_without_earlier_run_is_refused(toy: str, tmp_path: Path) -> None:
+    from perfopt.errors import UserError
+
+    spec = parse_spec(toy_spec(tmp_path, ["ok"]), "t.toml")
+    with pytest.raises(UserError, match="no earlier run"):
+        run_matrix(spec, None, resume=True, runs_root=tmp_path / "runs", write_report=False)
+
+
+def test_never_overwrites_an_earlier_run(toy: str, tmp_path: Path) -> None:
+    spec = parse_spec(toy_spec(tmp_path, ["ok"]), "t.toml")
+    first = run_matrix(spec, None, runs_root=tmp_path / "runs", write_report=False)
+    assert first.out_dir.parent == tmp_path / "runs" and first.out_dir.name.endswith("-toytest")
+    second = run_matrix(spec, first.out_dir, runs_root=tmp_path / "runs", write_report=False)
+    assert second.out_dir != first.out_dir
+    assert any("holds an earlier run" in n for n in second.notes)
+    assert len(load(first.results_path)) == 1
+
+
+def test_credentials_never_reach_outputs(toy: str, tmp_path: Path) -> None:
+    spec = parse_spec(toy_spec(tmp_path, ["ok", "fail"]), "t.toml")
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs")
+    assert run.report_path is not None and run.report_path.exists()
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert any(p.name.startswith("stderr") for p in files)  # logs kept, masked
+    for path in files:
+        assert b"secret" not in path.read_bytes(), path
+    text = run.results_path.read_text()
+    assert "postgresql://u:***@db.example/prod" in text
+
+
+def test_thread_caps_follow_worker_count(toy: str, tmp_path: Path) -> None:
+    spec = parse_spec(
+        toy_spec(tmp_path, ["ok"], extra="include = [{ workers = 2 }, { blas_threads = 3 }]"),
+        "t.toml",
+    )
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    records = load(run.results_path)
+    caps = {
+        (r["params"]["workers"], r["params"].get("blas_threads")): r["thread_caps"] for r in records
+    }
+    seen = {
+        (r["params"]["workers"], r["params"].get("blas_threads")): r["measurement"]["info"][
+            "omp_num_threads"
+        ]
+        for r in records
+    }
+    assert seen[(2, None)] == "1" and seen[(1, 3)] == "3"  # in force inside the child
+    assert caps[(1, None)] == {}  # one process: BLAS keeps its own default
+    assert caps[(2, None)] == {name: "1" for name in THREAD_CAP_VARS}
+    assert caps[(1, 3)] == {name: "3" for name in THREAD_CAP_VARS}
+
+
+def test_repeats_keep_each_run(toy: str, tmp_path: Path) -> None:
+    spec = parse_spec(toy_spec(tmp_path, ["ok"]), "t.toml").with_overrides(repeats=3)
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    (record,) = load(run.results_path)
+    assert len(record["repeats"]) == 3 and record["timing"]["n"] == 3
+    assert record["timing"]["min_s"] <= record["timing"]["median_s"] <= record["timing"]["max_s"]
+    assert record["measurement"]["seconds"] == record["timing"]["median_s"]
+    assert len(executions(tmp_path)) == 3  # one fresh process per repeat
