@@ -19,7 +19,7 @@ import contextlib
 import gc
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ class TrainResult:
     leak_warnings: list[str]
     memory_log: list[dict[str, float]]
     loader_info: dict[str, Any]
+    model: Any = field(default=None, repr=False)  # the trained module (left out of to_dict)
 
     def metrics(self) -> dict[str, float]:
         """The workload metrics: mean epoch figures and peak memory."""
@@ -127,7 +128,8 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable form (per-batch losses left out)."""
-        d = asdict(self)
+        d = asdict(replace(self, model=None))
+        d.pop("model")
         for e in d["epochs"]:
             e.pop("losses")
         d["metrics"] = self.metrics()
@@ -369,6 +371,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         leaks,
         memory_log,
         loader_info,
+        model=model,
     )
 
 
