@@ -14,7 +14,14 @@ pytest.importorskip("torch")
 from perfopt.cli import main  # noqa: E402
 from perfopt.train.workload import TrainWorkload  # noqa: E402
 
-METRIC_KEYS = {"epoch_s", "samples_per_s", "data_wait_s", "compute_s", "peak_host_bytes", "peak_device_bytes"}
+METRIC_KEYS = {
+    "epoch_s",
+    "samples_per_s",
+    "data_wait_s",
+    "compute_s",
+    "peak_host_bytes",
+    "peak_device_bytes",
+}
 
 
 def test_help_and_workload_imports_do_not_import_torch() -> None:
@@ -32,10 +39,27 @@ def test_help_and_workload_imports_do_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_cli_trains_and_writes_json(seq_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_trains_and_writes_json(
+    seq_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "r.json"
-    rc = main(["train", "--data", str(seq_file), "--loader", "per-sample", "--batch-size", "64",
-               "--hidden", "8", "--device", "cpu", "--json", str(out)])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(seq_file),
+            "--loader",
+            "per-sample",
+            "--batch-size",
+            "64",
+            "--hidden",
+            "8",
+            "--device",
+            "cpu",
+            "--json",
+            str(out),
+        ]
+    )
     assert rc == 0
     assert "samples/s" in capsys.readouterr().out
     data = json.loads(out.read_text())
@@ -51,7 +75,9 @@ def test_cli_trains_and_writes_json(seq_file: Path, tmp_path: Path, capsys: pyte
         ["--epochs", "0"],
     ],
 )
-def test_cli_bad_input_exits_2(seq_file: Path, args: list[str], capsys: pytest.CaptureFixture) -> None:
+def test_cli_bad_input_exits_2(
+    seq_file: Path, args: list[str], capsys: pytest.CaptureFixture
+) -> None:
     base = ["train", "--data", str(seq_file), "--device", "cpu"]
     assert main(base + args) == 2
     assert "perfopt: error:" in capsys.readouterr().err
@@ -64,7 +90,14 @@ def test_workload_skips_and_runs(tmp_path: Path) -> None:
     assert "per-sample" in w.skip_reason({"loader": "chunk", "num_workers": 1})
     assert "cores" in w.skip_reason({"loader": "per-sample", "num_workers": 64})
     assert "CUDA" in w.skip_reason({"device": "cpu", "amp": True})
-    params = {"device": "cpu", "samples": 1024, "seq_len": 32, "features": 8, "epochs": 1, "loader": "per-sample"}
+    params = {
+        "device": "cpu",
+        "samples": 1024,
+        "seq_len": 32,
+        "features": 8,
+        "epochs": 1,
+        "loader": "per-sample",
+    }
     w.prepare(params, tmp_path)
     w.prepare(params, tmp_path)  # idempotent
     m = w.run(params, tmp_path, tmp_path / "work")

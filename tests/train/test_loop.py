@@ -13,7 +13,14 @@ from perfopt.errors import UserError  # noqa: E402
 from perfopt.train.loop import TrainConfig, train  # noqa: E402
 from perfopt.train.sequences import write_sequences  # noqa: E402
 
-METRIC_KEYS = {"epoch_s", "samples_per_s", "data_wait_s", "compute_s", "peak_host_bytes", "peak_device_bytes"}
+METRIC_KEYS = {
+    "epoch_s",
+    "samples_per_s",
+    "data_wait_s",
+    "compute_s",
+    "peak_host_bytes",
+    "peak_device_bytes",
+}
 
 
 def _cfg(path: Path, **kw) -> TrainConfig:
@@ -50,7 +57,10 @@ def test_gradient_accumulation_matches_a_bigger_batch(tmp_path: Path) -> None:
     for p, q in zip(small.model.parameters(), big.model.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
     unequal = train(dataclasses.replace(_cfg(data), batch_size=8))
-    assert not all(torch.allclose(p, q) for p, q in zip(unequal.model.parameters(), big.model.parameters(), strict=True))
+    assert not all(
+        torch.allclose(p, q)
+        for p, q in zip(unequal.model.parameters(), big.model.parameters(), strict=True)
+    )
 
 
 def test_partial_accumulation_at_epoch_end_still_steps(seq_file: Path) -> None:
@@ -89,7 +99,9 @@ def test_bad_config_is_refused(seq_file: Path, change: dict, message: str) -> No
         train(dataclasses.replace(_cfg(seq_file), **change))
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
 def test_cuda_without_cuda_is_refused(seq_file: Path) -> None:
     with pytest.raises(UserError, match="CUDA is not available"):
         train(dataclasses.replace(_cfg(seq_file), device="cuda"))

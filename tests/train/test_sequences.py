@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from perfopt.errors import UserError
-from perfopt.train.sequences import FULL_SEQ_LEN, segment_lengths, validate_sequences, write_sequences
+from perfopt.train.sequences import (
+    FULL_SEQ_LEN,
+    segment_lengths,
+    validate_sequences,
+    write_sequences,
+)
 
 
 def test_full_layout_is_the_sources_1104_bars() -> None:
@@ -47,7 +52,10 @@ def _bad(path: Path, **datasets: np.ndarray) -> Path:
         ({"features": np.zeros((4, 3, 2), "f4")}, "missing dataset 'targets'"),
         ({"features": np.zeros((4, 6), "f4"), "targets": np.zeros((4, 1), "f4")}, "rank 2"),
         ({"features": np.zeros((4, 3, 2), "f4"), "targets": np.zeros((4,), "f4")}, "rank 1"),
-        ({"features": np.zeros((4, 3, 2), "f4"), "targets": np.zeros((5, 1), "f4")}, "4 samples but 'targets' has 5"),
+        (
+            {"features": np.zeros((4, 3, 2), "f4"), "targets": np.zeros((5, 1), "f4")},
+            "4 samples but 'targets' has 5",
+        ),
         ({"features": np.zeros((4, 3, 2), "f8"), "targets": np.zeros((4, 1), "f4")}, "float64"),
     ],
 )
