@@ -35,7 +35,9 @@ class BacktestConfig:
         if self.source not in SOURCES:
             raise UserError(f"unknown --source {self.source!r}; choose one of {', '.join(SOURCES)}")
         if self.access not in ACCESS_MODES:
-            raise UserError(f"unknown --access {self.access!r}; choose one of {', '.join(ACCESS_MODES)}")
+            raise UserError(
+                f"unknown --access {self.access!r}; choose one of {', '.join(ACCESS_MODES)}"
+            )
         if self.access == "naive" and self.source == "parquet":
             raise UserError(
                 "--access naive needs point queries, which Parquet files lack; "

@@ -103,7 +103,9 @@ def simulate_reference(
             else:
                 total += cash[j] + shares[j] * last[j]
         equity[t] = total
-    final = [cash[j] if shares[j] == 0.0 else cash[j] + shares[j] * last[j] for j in range(n_tickers)]
+    final = [
+        cash[j] if shares[j] == 0.0 else cash[j] + shares[j] * last[j] for j in range(n_tickers)
+    ]
     columns = list(zip(*trades, strict=True)) if trades else [()] * 7
     int_cols = (0, 1, 3)
     return (

@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ from perfopt.backtest.config import BacktestConfig
 from perfopt.backtest.engine import finish, load_kernels, simulate_close, universe
 from perfopt.backtest.result import BacktestResult, Trades
 from perfopt.data.stores import open_store
+from perfopt.errors import PerfoptError
 from perfopt.profiling import StageTimer
 
 
@@ -58,6 +60,11 @@ def _run_shard(task: dict[str, Any]) -> dict[str, Any]:
 
 def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     """Run the backtest over `cfg.workers` processes with `cfg.start_method`."""
+    timer = StageTimer()
+    # Compile (or load numba's cache) in the parent, outside the timed total: forked
+    # workers inherit the compiled kernels; spawned ones load the cache themselves,
+    # which is part of what spawn costs, and report it per worker.
+    _, parent_compile_s = load_kernels(cfg.engine)
     start = time.perf_counter()
     store = open_store(cfg.data_dir, cfg.source)
     try:
@@ -70,14 +77,24 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     # working directory reads the same files.
     worker_cfg = replace(cfg, tickers=None, workers=1)
     tasks = [
-        {"config": worker_cfg, "tickers": tickers[a:b], "calendar": calendar, "sleeve_cash": sleeve_cash}
+        {
+            "config": worker_cfg,
+            "tickers": tickers[a:b],
+            "calendar": calendar,
+            "sleeve_cash": sleeve_cash,
+        }
         for a, b in slices
     ]
-    timer = StageTimer()
     context = multiprocessing.get_context(cfg.start_method)
     submitted = time.time()
-    with timer.stage("shards"), ProcessPoolExecutor(len(tasks), mp_context=context) as pool:
-        parts = list(pool.map(_run_shard, tasks))
+    try:
+        with timer.stage("shards"), ProcessPoolExecutor(len(tasks), mp_context=context) as pool:
+            parts = list(pool.map(_run_shard, tasks))
+    except BrokenProcessPool as exc:
+        raise PerfoptError(
+            f"a backtest worker ({cfg.start_method}) died before returning its shard: {exc}; "
+            "its stderr above says why"
+        ) from exc
     with timer.stage("merge"):
         equity = np.sum([p["equity"] for p in parts], axis=0)
         final = np.concatenate([p["final"] for p in parts])
@@ -90,6 +107,10 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     # the parent waits for.
     for name in ("load", "signals", "simulate"):
         stages[name] = max(p["stages"].get(name, 0.0) for p in parts)
+    # What sharding costs before any work: process start and, under spawn/forkserver,
+    # the numba cache load in every worker.
+    stages["worker_start"] = max(p["started_at"] - submitted for p in parts)
+    stages["worker_compile"] = max(p["compile_s"] for p in parts)
     stages["total"] = time.perf_counter() - start
     result.stages = stages
     result.info = {
@@ -98,7 +119,8 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
         "access": cfg.access,
         "workers": len(tasks),
         "start_method": cfg.start_method,
-        "compile_s": max(p["compile_s"] for p in parts),
+        "compile_s": parent_compile_s,
+        "worker_compile_s": [round(p["compile_s"], 4) for p in parts],
         "worker_startup_s": [round(p["started_at"] - submitted, 4) for p in parts],
         "worker_pids": [p["pid"] for p in parts],
         "wall_s": stages["total"],

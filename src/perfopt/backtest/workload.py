@@ -52,7 +52,9 @@ class BacktestWorkload(Workload):
         folder = data_folder(cache_dir, params)
         if (folder / "prices.h5").is_file():
             return
-        panel = generate_panel(int(params["tickers"]), n_days=int(params["days"]), seed=int(params["seed"]))
+        panel = generate_panel(
+            int(params["tickers"]), n_days=int(params["days"]), seed=int(params["seed"])
+        )
         write_panel(panel, folder)
 
     def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:

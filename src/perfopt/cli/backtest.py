@@ -19,18 +19,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--data", required=True, help="data folder (from `perfopt data generate`)")
-    parser.add_argument("--source", choices=("sqlite", "parquet", "hdf5"), default="hdf5", help="store to read (default %(default)s)")
-    parser.add_argument("--access", choices=("bulk", "naive"), default="bulk", help="bulk: one read; naive: one query per ticker per date (default %(default)s)")
-    parser.add_argument("--engine", choices=("reference", "numba"), default="numba", help="plain-Python loop or numba kernels (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, help="processes to shard tickers across (default %(default)s)")
-    parser.add_argument("--start-method", default="spawn", help="spawn, fork or forkserver (default %(default)s)")
-    parser.add_argument("--rsi-period", type=int, default=14, help="Wilder RSI period (default %(default)s)")
-    parser.add_argument("--oversold", type=float, default=30.0, help="buy below this RSI (default %(default)s)")
-    parser.add_argument("--overbought", type=float, default=70.0, help="sell above this RSI (default %(default)s)")
-    parser.add_argument("--fee", type=float, default=0.001, help="fee per side as a fraction (default %(default)s)")
-    parser.add_argument("--capital", type=float, default=1_000_000.0, help="initial capital (default %(default)s)")
+    parser.add_argument(
+        "--source",
+        choices=("sqlite", "parquet", "hdf5"),
+        default="hdf5",
+        help="store to read (default %(default)s)",
+    )
+    parser.add_argument(
+        "--access",
+        choices=("bulk", "naive"),
+        default="bulk",
+        help="bulk: one read; naive: one query per ticker per date (default %(default)s)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("reference", "numba"),
+        default="numba",
+        help="plain-Python loop or numba kernels (default %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes to shard tickers across (default %(default)s)",
+    )
+    parser.add_argument(
+        "--start-method", default="spawn", help="spawn, fork or forkserver (default %(default)s)"
+    )
+    parser.add_argument(
+        "--rsi-period", type=int, default=14, help="Wilder RSI period (default %(default)s)"
+    )
+    parser.add_argument(
+        "--oversold", type=float, default=30.0, help="buy below this RSI (default %(default)s)"
+    )
+    parser.add_argument(
+        "--overbought", type=float, default=70.0, help="sell above this RSI (default %(default)s)"
+    )
+    parser.add_argument(
+        "--fee", type=float, default=0.001, help="fee per side as a fraction (default %(default)s)"
+    )
+    parser.add_argument(
+        "--capital", type=float, default=1_000_000.0, help="initial capital (default %(default)s)"
+    )
     parser.add_argument("--tickers", help="comma-separated subset of tickers (default: all)")
-    parser.add_argument("--json", type=Path, help="write metrics, timings, equity and trades as JSON")
+    parser.add_argument(
+        "--json", type=Path, help="write metrics, timings, equity and trades as JSON"
+    )
     parser.add_argument("--equity-csv", type=Path, help="write date,equity")
     parser.add_argument("--trades-csv", type=Path, help="write the trade list")
     parser.set_defaults(handler=_run)
@@ -82,15 +116,23 @@ def format_result(result) -> str:
         + (f" ({info['start_method']})" if info.get("start_method") else ""),
         "stages (s):",
     ]
-    for name in ("load", "signals", "simulate", "metrics", "total"):
+    main_stages = ("load", "signals", "simulate", "metrics", "total")
+    for name in main_stages:
         lines.append(f"  {name:<10} {result.stages.get(name, 0.0):10.4f}")
-    lines.append(f"  {'compile':<10} {info['compile_s']:10.4f}  (numba compile or cache load, not in total)")
-    if "worker_startup_s" in info:
-        lines.append(f"  worker start-up: {', '.join(f'{s:.3f}' for s in info['worker_startup_s'])}")
+    extra = [name for name in result.stages if name not in main_stages]
+    if extra:
+        lines.append(
+            "  sharding (in total): " + ", ".join(f"{n} {result.stages[n]:.4f}" for n in extra)
+        )
+    lines.append(
+        f"  {'compile':<10} {info['compile_s']:10.4f}  (numba compile or cache load, not in total)"
+    )
     lines.append("metrics:")
     for key, value in result.metrics.items():
-        shown = "n/a" if isinstance(value, float) and math.isnan(value) else (
-            f"{value:.6g}" if isinstance(value, float) else str(value)
+        shown = (
+            "n/a"
+            if isinstance(value, float) and math.isnan(value)
+            else (f"{value:.6g}" if isinstance(value, float) else str(value))
         )
         lines.append(f"  {key:<14} {shown}")
     return "\n".join(lines)
