@@ -129,7 +129,11 @@ _IMPORT_FUNCTIONS = ("_find_and_load", "_load_unlocked", "exec_module")
 
 
 def _importing(v: _View) -> bool:
-    return v.frame.file.startswith("<frozen importlib") and v.function in _IMPORT_FUNCTIONS
+    # Decided on the whole stack: time under an import is start-up cost, whatever the
+    # module body happens to run (numpy's __init__ is not numeric compute).
+    return any(
+        f.file.startswith("<frozen importlib") and f.function in _IMPORT_FUNCTIONS for f in v.stack
+    )
 
 
 # Priority order: walking from the leaf towards the root, the first frame that any rule
@@ -138,6 +142,7 @@ def _importing(v: _View) -> bool:
 # (sqlite3's execute, time.sleep and numpy's ufuncs leave no Python frame of their own).
 # A stack no rule matches is "Python compute" if it has Python frames, else "other".
 RULES: tuple[Rule, ...] = (
+    Rule("other", "importing modules (any import frame on the stack)", _importing),
     Rule(
         "Optuna storage", "optuna/storages frames, or DB client calls below them", _optuna_storage
     ),
@@ -225,7 +230,6 @@ RULES: tuple[Rule, ...] = (
         "native BLAS, OpenMP, numpy and torch kernels (--native)",
         _native(r"openblas|blas|lapack|mkl|gomp|libomp|libtorch|dnnl|_multiarray|numba"),
     ),
-    Rule("other", "importing modules", _importing),
     Rule("database IO", "innermost line calls execute/fetch*/commit or read_sql", _db_line),
     Rule(
         "IPC and pickling",

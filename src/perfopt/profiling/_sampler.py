@@ -14,9 +14,11 @@ import psutil
 
 logger = logging.getLogger(__name__)
 
-# A process whose CPU over its observed lifetime reaches this many cores counts as busy
-# (the oversubscription check adds up busy processes).
+# A process counts as busy when its CPU over its observed life reaches BUSY_CORES, or
+# when it was running or runnable in BUSY_RUNNING of its samples (the oversubscription
+# check adds up busy processes).
 BUSY_CORES = 0.5
+BUSY_RUNNING = 0.5
 _CMDLINE_CHARS = 120
 
 
@@ -250,6 +252,7 @@ class ProcessTreeSampler:
             )
             lifetime = max(seen.last_seen - seen.first_seen, interval)
             cpu = delta.user + delta.system
+            running_share = seen.running_samples / max(seen.samples, 1)
             processes.append(
                 {
                     "pid": seen.pid,
@@ -266,8 +269,10 @@ class ProcessTreeSampler:
                     "first_seen_s": round(seen.first_seen - self._t0, 3),
                     "last_seen_s": round(seen.last_seen - self._t0, 3),
                     "cpu_cores": round(cpu / lifetime, 3),
-                    "busy": cpu / lifetime >= BUSY_CORES,
-                    "running_share": round(seen.running_samples / max(seen.samples, 1), 3),
+                    # Runnable (state R) counts too: on a loaded machine a process that
+                    # wants a core may get less than half of one.
+                    "busy": cpu / lifetime >= BUSY_CORES or running_share >= BUSY_RUNNING,
+                    "running_share": round(running_share, 3),
                 }
             )
         user, system = total.user, total.system

@@ -1,0 +1,157 @@
+"""The rule table on hand-written py-spy raw lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perfopt.profiling import CATEGORIES, classify_stack, classify_stacks
+
+SITE = "/venv/lib/python3.11/site-packages"
+STDLIB = "/usr/lib/python3.11"
+ROOT = 'process 10:"python run.py"'
+
+SOURCE = """\
+import time
+cur.execute("SELECT v FROM t WHERE id = ?", (i,)).fetchone()
+time.sleep(0.01)
+total += i * i
+data = handle.read()
+arr = np.dot(a, b)
+obj = pickle.loads(buf)
+done.wait()
+"""
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> str:
+    """A real source file, so leaf-line rules can read the line a frame is on."""
+    path = tmp_path / "user_code.py"
+    path.write_text(SOURCE)
+    return str(path)
+
+
+def rec(*frames: str, count: int = 1, root: str = ROOT) -> str:
+    return ";".join([root, *frames]) + f" {count}"
+
+
+def test_leaf_source_line_names_the_c_call(src: str) -> None:
+    main = f"<module> ({src}:1)"
+    assert classify_stack(rec(main, f"query ({src}:2)")) == "database IO"
+    assert classify_stack(rec(main, f"pause ({src}:3)")) == "waiting or idle"
+    assert classify_stack(rec(main, f"loop ({src}:4)")) == "Python compute"
+    assert classify_stack(rec(main, f"load ({src}:5)")) == "file IO"
+    assert classify_stack(rec(main, f"kernel ({src}:6)")) == "numeric compute"
+    assert classify_stack(rec(main, f"decode ({src}:7)")) == "IPC and pickling"
+    assert classify_stack(rec(main, f"block ({src}:8)")) == "waiting or idle"
+
+
+def test_only_the_innermost_frame_line_counts(src: str) -> None:
+    # Line 3 (sleep) is where the outer frame called `helper`; helper itself computes.
+    assert classify_stack(rec(f"outer ({src}:3)", f"helper ({src}:4)")) == "Python compute"
+
+
+@pytest.mark.parametrize(
+    ("frames", "category"),
+    [
+        ([f"do_execute ({SITE}/sqlalchemy/engine/default.py:924)"], "database IO"),
+        ([f"execute ({SITE}/psycopg/cursor.py:97)"], "database IO"),
+        ([f"read_sql ({SITE}/pandas/io/sql.py:700)"], "database IO"),
+        (
+            [
+                f"_run_trial ({SITE}/optuna/study/_optimize.py:200)",
+                f"set_trial_param ({SITE}/optuna/storages/_rdb/storage.py:500)",
+                f"commit ({SITE}/sqlalchemy/orm/session.py:1900)",
+                f"do_execute ({SITE}/sqlalchemy/engine/default.py:924)",
+            ],
+            "Optuna storage",
+        ),
+        ([f"append_logs ({SITE}/optuna/storages/journal/_file.py:180)"], "Optuna storage"),
+        ([f"Condition.wait ({STDLIB}/threading.py:320)"], "waiting or idle"),
+        ([f"Thread.join ({STDLIB}/threading.py:1112)"], "waiting or idle"),
+        ([f"DefaultSelector.select ({STDLIB}/selectors.py:415)"], "waiting or idle"),
+        ([f"Popen.wait ({STDLIB}/multiprocessing/popen_fork.py:43)"], "waiting or idle"),
+        ([f"_worker ({STDLIB}/concurrent/futures/thread.py:81)"], "waiting or idle"),
+        (
+            [f"Connection._recv_bytes ({STDLIB}/multiprocessing/connection.py:430)"],
+            "IPC and pickling",
+        ),
+        ([f"Queue.put ({STDLIB}/multiprocessing/queues.py:94)"], "IPC and pickling"),
+        ([f"_Pickler.dump ({STDLIB}/pickle.py:487)"], "IPC and pickling"),
+        ([f"Dataset.__getitem__ ({SITE}/h5py/_hl/dataset.py:800)"], "file IO"),
+        ([f"read_table ({SITE}/pyarrow/parquet/core.py:1800)"], "file IO"),
+        ([f"load ({SITE}/numpy/lib/_npyio_impl.py:400)"], "file IO"),
+        ([f"sum ({SITE}/numpy/_core/fromnumeric.py:2300)"], "numeric compute"),
+        ([f"_compile_for_args ({SITE}/numba/core/dispatcher.py:400)"], "numeric compute"),
+        ([f"Module._call_impl ({SITE}/torch/nn/modules/module.py:1750)"], "numeric compute"),
+        (["objective (/home/me/opt.py:12)", "rsi (/home/me/opt.py:30)"], "Python compute"),
+        (
+            [
+                "<module> (/home/me/opt.py:1)",
+                "_find_and_load (<frozen importlib._bootstrap>:1176)",
+                f"<module> ({SITE}/numpy/__init__.py:100)",
+            ],
+            "other",
+        ),
+        ([], "other"),
+        # --native frames below the innermost Python frame
+        (
+            [
+                "main (/home/me/opt.py:5)",
+                "time_sleep (libpython3.11.so.1.0)",
+                "clock_nanosleep (libc.so.6)",
+            ],
+            "waiting or idle",
+        ),
+        (["main (/home/me/opt.py:5)", "sqlite3VdbeExec (libsqlite3.so.0)"], "database IO"),
+        (["main (/home/me/opt.py:5)", "dgemm_kernel (libscipy_openblas64_.so)"], "numeric compute"),
+    ],
+)
+def test_rule_table(frames: list[str], category: str) -> None:
+    assert classify_stack(rec(*frames)) == category
+
+
+def test_a_user_function_below_a_worker_loop_is_compute_not_idle() -> None:
+    frames = [
+        f"_worker ({STDLIB}/concurrent/futures/thread.py:83)",
+        f"_WorkItem.run ({STDLIB}/concurrent/futures/thread.py:58)",
+        "objective (/home/me/opt.py:12)",
+    ]
+    assert classify_stack(rec(*frames)) == "Python compute"
+
+
+def test_classify_stacks_shares_top_functions_and_processes(src: str) -> None:
+    child = 'process 11:"python -c from multiprocessing.spawn import spawn_main;\nspawn_main(fd=4) --multiprocessing-fork"'
+    lines = [
+        rec(f"<module> ({src}:1)", f"query ({src}:2)", count=6),
+        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=3),
+        # A child's command line with ';' and a newline, as py-spy writes it.
+        *(rec(f"worker ({src}:3)", count=1, root=ROOT + ";" + child).split("\n")),
+        "this is not a py-spy line",
+    ]
+    result = classify_stacks(lines)
+    assert result["samples"] == 10
+    assert result["unparsed_lines"] == 1
+    assert list(result["categories"]) == list(CATEGORIES)
+    assert result["categories"]["database IO"] == pytest.approx(0.6)
+    assert result["categories"]["Python compute"] == pytest.approx(0.3)
+    assert result["categories"]["waiting or idle"] == pytest.approx(0.1)
+    assert result["category_samples"]["database IO"] == 6
+    top = result["top_functions"][0]
+    assert (top["function"], top["share"], top["category"]) == ("query", 0.6, "database IO")
+    by_pid = {p["pid"]: p for p in result["processes"]}
+    assert by_pid[10]["samples"] == 9 and by_pid[10]["top_category"] == "database IO"
+    assert by_pid[11]["samples"] == 1 and "spawn_main" in by_pid[11]["cmdline"]
+
+
+def test_empty_input_gives_zero_shares() -> None:
+    result = classify_stacks([])
+    assert result["samples"] == 0
+    assert set(result["categories"].values()) == {0.0}
+    assert result["top_functions"] == []
+
+
+def test_classify_stack_refuses_garbage() -> None:
+    with pytest.raises(ValueError):
+        classify_stack("no count here")
