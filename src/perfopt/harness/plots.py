@@ -93,12 +93,14 @@ def _attribution(workload: str, members: Sequence[Mapping[str, Any]], out_dir: P
     rows = []
     for c in members[:MAX_BARS]:
         m = c.get("measurement") or {}
-        total = m.get("seconds") or 0.0
-        stages = {
-            k: v / total
+        top = {
+            k: float(v)
             for k, v in (m.get("stages") or {}).items()
-            if total and "/" not in k and isinstance(v, int | float)
+            if "/" not in k and isinstance(v, int | float)
         }
+        # stages summed over parallel workers can exceed the wall time (as in the report)
+        total = max(m.get("seconds") or 0.0, sum(top.values()))
+        stages = {k: v / total for k, v in top.items()} if total else {}
         spy = (c.get("attribution") or {}).get("pyspy") or {}
         cats = spy.get("categories") or {} if spy.get("samples") else {}
         if stages or cats:

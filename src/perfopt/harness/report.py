@@ -176,7 +176,7 @@ def _recommendations(cells: Sequence[Mapping[str, Any]]) -> list[str]:
         lines.append(
             f"- **{workload}** (grid `{grid}`): use {desc} (`{fastest['cell_id']}`, "
             f"{_s(_median(fastest))}) instead of the default {_params_text(base, varying)} "
-            f"(`{base['cell_id']}`, {_s(_median(base))}): {gain:.2f}x faster"
+            f"(`{base['cell_id']}`, {_s(_median(base))}): {_ratio(gain)} faster"
             f"{_noise_note(base, fastest)}."
         )
     return [*lines, ""]
@@ -355,7 +355,8 @@ def _stage_shares(c: Mapping[str, Any]) -> list[tuple[str, float]]:
         for k, v in (m.get("stages") or {}).items()
         if "/" not in k and isinstance(v, int | float)
     }
-    total = m.get("seconds") or sum(stages.values()) or 0.0
+    # stages summed over parallel workers can exceed the wall time: share of their sum then
+    total = max(m.get("seconds") or 0.0, sum(stages.values()))
     if not total:
         return []
     return sorted(((k, v / total) for k, v in stages.items()), key=lambda kv: (-kv[1], kv[0]))
@@ -423,6 +424,10 @@ def _disagreement(
                 "waiting: the work runs in native threads or non-Python processes"
             )
     return "; ".join(notes)
+
+
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x"
 
 
 def _num(x: Any) -> str:
