@@ -17,6 +17,7 @@ raises WorkerError naming it; Ctrl-C (or any error) stops every worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -266,7 +267,7 @@ def _run_processes(
         if cfg.parallel == "process":
             preload += ["torch", "perfopt.selfplay.net"]
         ctx.set_forkserver_preload(preload)
-    procs, conns, started, startup = [], [], [], [0.0] * cfg.workers
+    procs, conns, started, heard, startup = [], [], [], [], [0.0] * cfg.workers
     finished = [False] * cfg.workers
     games_done = [0] * cfg.workers
     records: list[GameRecord] = []
@@ -286,6 +287,7 @@ def _run_processes(
                 daemon=True,
             )
             started.append(time.perf_counter())
+            heard.append(started[-1])
             p.start()
             child_conn.close()
             procs.append(p)
@@ -304,15 +306,18 @@ def _run_processes(
 
         while not all(finished):
             live = [i for i in range(cfg.workers) if not finished[i]]
+            now = time.perf_counter()
+            silent = [i for i in live if now - heard[i] > cfg.worker_timeout_s]
+            if silent:  # each worker speaks at least once per game (per leaf batch as a client)
+                i = silent[0]
+                raise WorkerError(
+                    f"selfplay worker {i} (pid {procs[i].pid}) sent nothing for "
+                    f"{cfg.worker_timeout_s:g} s (hung?); stopped every worker"
+                )
             ready = wait(
                 [conns[i] for i in live] + [procs[i].sentinel for i in live],
-                timeout=cfg.worker_timeout_s,
+                timeout=max(0.0, min(heard[i] for i in live) + cfg.worker_timeout_s - now) + 0.01,
             )
-            if not ready:
-                raise WorkerError(
-                    f"selfplay worker(s) {', '.join(map(str, live))} sent nothing for "
-                    f"{cfg.worker_timeout_s:g} s (hung?); stopped them"
-                )
             evals: list[tuple[int, np.ndarray]] = []
             for i in live:
                 if conns[i] not in ready:
@@ -326,6 +331,7 @@ def _run_processes(
                         f"after {games_done[i]} game(s); stopped the other workers"
                     ) from None
                 nbytes += size
+                heard[i] = time.perf_counter()
                 kind = msg[0]
                 if kind == "ready":
                     startup[i] = time.perf_counter() - started[i]
@@ -373,6 +379,8 @@ def _stop_all(procs: list[Any]) -> None:
     for p in procs:
         if p.is_alive():
             p.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
     deadline = time.monotonic() + 3.0
     for p in procs:
         p.join(max(0.0, deadline - time.monotonic()))
