@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "perfopt.cli.data",
     "perfopt.cli.backtest",
     "perfopt.cli.train",
+    "perfopt.cli.optimize",
     "perfopt.cli.selfplay",
     "perfopt.cli.profile",
     "perfopt.cli.matrix",

@@ -1,0 +1,134 @@
+"""Process entry points that cap thread pools before numpy is imported.
+
+Kept free of heavy imports on purpose: a spawned or forkserver child unpickles its
+target from here, sets OMP/MKL/OPENBLAS/NUMEXPR/NUMBA thread variables, and only then
+imports the modules that load numpy and numba. A forked child already has numpy (and
+its BLAS pool) from the parent, so environment variables come too late there:
+threadpoolctl limits the live pools instead.
+
+Also home of the stop flag that SIGINT sets: trials check it between windows (and
+between dates in the naive data loop) so Ctrl-C ends them within a moment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+CAP_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+STOP = threading.Event()
+_LIMITS: list[Any] = []  # keeps threadpoolctl limits alive for the process lifetime
+
+
+class Interrupted(Exception):  # noqa: N818 - reads as what happened
+    """The run was asked to stop (SIGINT); the current trial ends FAIL, marked interrupted."""
+
+
+def check_stop() -> None:
+    """Raise Interrupted once SIGINT was received."""
+    if STOP.is_set():
+        raise Interrupted("interrupted by SIGINT")
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    STOP.set()
+
+
+def install_sigint_handler() -> bool:
+    """Make SIGINT set the stop flag instead of raising; False off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(signal.SIGINT, _on_sigint)
+    return True
+
+
+def cap_environ(cap: int | None) -> dict[str, str]:
+    """The environment variables that cap every thread pool at `cap`."""
+    return {} if cap is None else dict.fromkeys(CAP_VARIABLES, str(cap))
+
+
+@contextmanager
+def capped_environ(cap: int | None) -> Iterator[None]:
+    """Set the cap variables in os.environ while children are started, then restore."""
+    saved = {k: os.environ.get(k) for k in CAP_VARIABLES}
+    os.environ.update(cap_environ(cap))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def apply_caps(cap: int | None) -> None:
+    """Cap this process's pools: variables first, then the pools already loaded (fork)."""
+    if cap is None:
+        return
+    os.environ.update(cap_environ(cap))
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        _LIMITS.append(threadpool_limits(limits=cap))
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
+
+
+def thread_pools() -> dict[str, int]:
+    """Effective thread pools of this process: {library api: threads}, numba included."""
+    from threadpoolctl import threadpool_info
+
+    pools: dict[str, int] = {}
+    for info in threadpool_info():
+        pools[f"{info['user_api']}:{info['internal_api']}"] = int(info["num_threads"])
+    if "numba" in sys.modules:
+        pools["numba"] = int(sys.modules["numba"].get_num_threads())
+    return pools
+
+
+def die_with_parent(signum: int) -> None:
+    """Ask Linux to send `signum` to this process when its parent dies (no-op elsewhere).
+
+    A SIGKILLed parent runs no cleanup: without this its children would live on.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # 1 = PR_SET_PDEATHSIG
+
+
+def trial_worker_entry(args: Any) -> None:
+    """Target of a trial worker process (trial and hybrid modes)."""
+    die_with_parent(signal.SIGINT)
+    apply_caps(args.cap)
+    install_sigint_handler()
+    from perfopt.optimize.workers import trial_worker_main
+
+    trial_worker_main(args)
+
+
+def pool_initializer(cap: int | None, evaluator_args: tuple[Any, ...]) -> None:
+    """Initializer of a window pool process: caps, no SIGINT (its owner stops it), data."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL)
+    apply_caps(cap)
+    from perfopt.optimize.evaluate import init_process_evaluator
+
+    init_process_evaluator(*evaluator_args)

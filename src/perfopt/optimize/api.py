@@ -1,0 +1,179 @@
+"""`run_optimize`: validate, resolve the storage, create or resume the study, run a plan."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from perfopt.errors import UserError
+from perfopt.optimize import _bootstrap
+from perfopt.optimize.config import OptimizeConfig
+from perfopt.optimize.storages import StorageSpec, check_storage, open_storage, resolve_storage
+from perfopt.urls import mask_url
+
+log = logging.getLogger(__name__)
+
+# Study user attribute that pins what the objective measures; a resumed study must match.
+FINGERPRINT_ATTR = "perfopt_objective"
+
+
+def load_universe(cfg: OptimizeConfig) -> tuple[tuple[str, ...], Any]:
+    """The tickers (first --tickers of the store) and the store's calendar."""
+    from perfopt.data import open_store
+
+    store = open_store(cfg.data_dir, cfg.source)
+    try:
+        tickers = store.tickers()
+        calendar = store.dates()
+    finally:
+        store.close_handle()
+    if cfg.n_tickers is not None:
+        if cfg.n_tickers > len(tickers):
+            raise UserError(
+                f"--tickers {cfg.n_tickers} but {cfg.data_dir} holds {len(tickers)} tickers; "
+                "lower it or regenerate the data with more"
+            )
+        tickers = tickers[: cfg.n_tickers]
+    if len(tickers) < 2:
+        raise UserError(f"{cfg.data_dir} holds {len(tickers)} ticker(s); the strategy needs 2+")
+    return tuple(tickers), calendar
+
+
+def fingerprint(cfg: OptimizeConfig, tickers: tuple[str, ...]) -> dict[str, Any]:
+    """What makes trial values comparable: data, universe, dates, windows, fee, space."""
+    return {
+        "data_dir": str(cfg.data_dir),
+        "tickers": len(tickers),
+        "start": cfg.start,
+        "end": cfg.end,
+        "cv": cfg.cv
+        if cfg.cv == "walk-forward"
+        else f"{cfg.cv}:{cfg.cv_folds}:{cfg.embargo_months}",
+        "fee": cfg.fee,
+        "nan_policy": cfg.nan_policy,
+    }
+
+
+def _open_study(cfg: OptimizeConfig, spec: StorageSpec, n_windows: int, fp: dict[str, Any]) -> Any:
+    import optuna
+
+    from perfopt.optimize.studies import make_pruner, make_sampler, seed_for
+
+    heartbeat = (
+        (cfg.heartbeat_interval, cfg.heartbeat_grace)
+        if spec.supports_heartbeat and cfg.heartbeat_interval and cfg.uses_trial_processes
+        else None
+    )
+    storage = open_storage(spec, heartbeat)
+    try:
+        study = optuna.create_study(
+            study_name=cfg.study_name,
+            storage=storage,
+            direction="maximize",
+            load_if_exists=True,
+            sampler=make_sampler(cfg.sampler, cfg.seed),
+            pruner=make_pruner(cfg.pruner, n_windows),
+        )
+    except optuna.exceptions.StorageInternalError as exc:
+        raise UserError(
+            f"storage {spec.masked} failed: {mask_url(str(exc.__cause__ or exc))}"
+        ) from None
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None:
+        study.set_user_attr(FINGERPRINT_ATTR, fp)
+    elif stored != fp:
+        diff = ", ".join(
+            f"{k}: {stored.get(k)!r} -> {v!r}" for k, v in fp.items() if stored.get(k) != v
+        )
+        raise UserError(
+            f"study {cfg.study_name!r} in {spec.masked} was made with other settings ({diff}); "
+            "resume it with the same ones or pick a new --study-name"
+        )
+    # The in-process plans need this process's sampler to be the seeded one.
+    study.sampler = make_sampler(cfg.sampler, seed_for(cfg.seed, 0, len(study.trials)))
+    return study
+
+
+def run_optimize(cfg: OptimizeConfig, summary_json: Path | None = None) -> dict[str, Any]:
+    """Run (or resume) the study until it holds cfg.n_trials counted trials; return the summary."""
+    import optuna
+
+    from perfopt.optimize import plans
+    from perfopt.optimize.cv import build_windows
+    from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
+    from perfopt.optimize.summary import summarize
+
+    cfg = cfg.validated()
+    spec = resolve_storage(cfg.storage, cfg.storage_url_env, cfg.study_name)
+    in_process = not cfg.uses_trial_processes or spec.kind == "memory"
+    processes = cfg.n_jobs if cfg.uses_trial_processes else 1
+    warnings = check_storage(spec, processes)
+    tickers, calendar = load_universe(cfg)
+    windows = tuple(
+        build_windows(calendar, cfg.cv, cfg.start, cfg.end, cfg.cv_folds, cfg.embargo_months)
+    )
+    optuna.logging.set_verbosity(
+        optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.WARNING
+    )
+    study = _open_study(cfg, spec, len(windows), fingerprint(cfg, tickers))
+    stale = stale_local_trials(study)
+    if stale:
+        log.warning(
+            "failing %d trial(s) left RUNNING by dead workers of an earlier run", len(stale)
+        )
+        fail_trials(study, stale, retry=False)
+    first_number = len(study.trials)
+    remaining = cfg.n_trials - counted_trials(study)
+    deadline = None if cfg.timeout is None else time.time() + cfg.timeout
+
+    _bootstrap.STOP.clear()
+    previous = signal.getsignal(signal.SIGINT)
+    handled = _bootstrap.install_sigint_handler()
+    start = time.perf_counter()
+    try:
+        if remaining <= 0:
+            result = plans.PlanResult()
+        elif in_process:
+            result = plans.run_in_process(cfg, study, windows, tickers, remaining, deadline)
+        else:
+            result = plans.run_trial_processes(
+                cfg, study, spec, windows, tickers, remaining, first_number, deadline,
+                progress=_progress_bar(cfg, remaining),
+            )  # fmt: skip
+    finally:
+        if handled:
+            signal.signal(signal.SIGINT, previous)
+    wall = time.perf_counter() - start
+    if remaining <= 0:
+        warnings.append(
+            f"study {cfg.study_name!r} already holds {cfg.n_trials - remaining} counted trials "
+            f">= --n-trials {cfg.n_trials}: nothing to run (raise --n-trials to continue)"
+        )
+    summary = summarize(cfg, spec, study, first_number, wall, result, warnings)
+    summary["windows"] = [w.label for w in windows]
+    summary["tickers"] = len(tickers)
+    if summary_json is not None:
+        path = Path(summary_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(mask_url(json.dumps(summary, indent=2, default=str)) + "\n")
+    return summary
+
+
+def _progress_bar(cfg: OptimizeConfig, total: int) -> Any:
+    """A callback(done) drawing a tqdm bar on stderr, or None without --progress."""
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"{cfg.study_name} trials", unit="trial", leave=False)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update

@@ -1,0 +1,217 @@
+"""Optimizer settings and the checks that run before any work starts.
+
+This module imports nothing heavy (no numpy, no optuna): worker processes unpickle an
+`OptimizeConfig` before their thread caps are in place, so it must not load BLAS.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from perfopt.errors import UserError
+
+MODES = ("trial", "backtest", "hybrid", "thread")
+START_METHODS = ("spawn", "fork", "forkserver")
+ACCESS = ("naive", "bulk")
+SOURCES = ("sqlite", "hdf5")
+SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+PRUNERS = ("none", "median", "hyperband", "asha")
+CV_KINDS = ("walk-forward", "purged-kfold")
+NAN_POLICIES = ("fail", "penalty")
+DEFAULT_STORAGE_ENV = "OPTUNA_STORAGE_URL"
+# Above this many concurrent writers SQLite lock waits grow (seed section 4.1).
+SQLITE_WRITER_WARNING = 4
+
+
+def physical_cores() -> int:
+    """Physical CPU cores (logical ones when psutil cannot tell)."""
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows [first, last] of the calendar are evaluated; rows from `span_start` are read."""
+
+    label: str
+    span_start: int
+    first: int
+    last: int
+
+    @property
+    def n_rows(self) -> int:
+        """Rows read for this window (history included)."""
+        return self.last - self.span_start + 1
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Ranges of the strategy parameters (specs/optimize.md defaults)."""
+
+    lookback: tuple[int, int] = (20, 250)
+    vol_window: tuple[int, int] = (20, 120)
+    w_mom: tuple[float, float] = (0.0, 1.0)
+    w_vol: tuple[float, float] = (0.0, 1.0)
+    w_rsi: tuple[float, float] = (0.0, 1.0)
+    top_k: tuple[int, int] = (5, 50)
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    """One optimizer run: data, windows, search, parallel plan, storage, faults."""
+
+    data_dir: Path
+    start: str = "2021-01-01"
+    end: str = "2024-12-31"
+    n_trials: int = 20
+    study_name: str = "perfopt"
+    timeout: float | None = None
+    storage: str | None = None
+    storage_url_env: str = DEFAULT_STORAGE_ENV
+    mode: str = "trial"
+    n_jobs: int = 1
+    bt_workers: int = 1
+    start_method: str = "fork"
+    blas_threads: int | None = None
+    access: str = "bulk"
+    source: str = "sqlite"
+    n_tickers: int | None = None
+    sampler: str = "tpe"
+    pruner: str = "none"
+    seed: int = 0
+    cv: str = "walk-forward"
+    cv_folds: int = 4
+    embargo_months: int = 1
+    fee: float = 0.001
+    nan_policy: str = "fail"
+    nan_penalty: float = -10.0
+    allow_oversubscribe: bool = False
+    heartbeat_interval: int = 2
+    heartbeat_grace: int = 6
+    progress: bool = False
+    space: SearchSpace = field(default_factory=SearchSpace)
+
+    @property
+    def uses_trial_processes(self) -> bool:
+        """Whether trials run in worker processes (trial and hybrid modes)."""
+        return self.mode in ("trial", "hybrid")
+
+    @property
+    def uses_pool(self) -> bool:
+        """Whether windows of a trial run on a process pool (backtest and hybrid modes)."""
+        return self.mode in ("backtest", "hybrid")
+
+    @property
+    def thread_cap(self) -> int | None:
+        """BLAS/OpenMP threads per worker process: default 1 in process modes."""
+        if self.blas_threads is not None:
+            return self.blas_threads
+        return None if self.mode == "thread" else 1
+
+    def validated(self) -> OptimizeConfig:
+        """Return a copy with resolved values, or raise UserError naming the bad input."""
+        for name, value, allowed in (
+            ("--parallel-mode", self.mode, MODES),
+            ("--start-method", self.start_method, START_METHODS),
+            ("--access", self.access, ACCESS),
+            ("--source", self.source, SOURCES),
+            ("--sampler", self.sampler, SAMPLERS),
+            ("--pruner", self.pruner, PRUNERS),
+            ("--cv", self.cv, CV_KINDS),
+            ("--nan-policy", self.nan_policy, NAN_POLICIES),
+        ):
+            if value not in allowed:
+                raise UserError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
+        if self.n_trials < 1:
+            raise UserError(f"--n-trials must be at least 1, got {self.n_trials}")
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise UserError(
+                f"--n-jobs must be a positive count or -1 (physical cores), got {self.n_jobs}"
+            )
+        if self.bt_workers < 1:
+            raise UserError(f"--bt-workers must be at least 1, got {self.bt_workers}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise UserError(f"--timeout must be positive seconds, got {self.timeout}")
+        if self.blas_threads is not None and self.blas_threads < 1:
+            raise UserError(f"--blas-threads must be at least 1, got {self.blas_threads}")
+        if self.n_tickers is not None and self.n_tickers < 2:
+            raise UserError(f"--tickers must be at least 2 (a cross-section), got {self.n_tickers}")
+        if not self.study_name or "/" in self.study_name:
+            raise UserError(f"--study-name must be non-empty without '/', got {self.study_name!r}")
+        if self.sampler == "nsga2":
+            raise UserError(
+                "--sampler nsga2 is a multi-objective sampler and this objective has one value "
+                "(Sharpe); use tpe, random or cmaes"
+            )
+        if self.cv_folds < 2:
+            raise UserError(f"--cv-folds must be at least 2, got {self.cv_folds}")
+        if self.embargo_months < 0:
+            raise UserError(f"--embargo-months must be >= 0, got {self.embargo_months}")
+        if not 0 <= self.fee < 1:
+            raise UserError(f"--fee must be in [0, 1), got {self.fee}")
+        if self.heartbeat_interval < 0 or (
+            self.heartbeat_interval and self.heartbeat_grace <= self.heartbeat_interval
+        ):
+            raise UserError(
+                "--heartbeat-interval must be >= 0 (0: off) and --heartbeat-grace larger than it, "
+                f"got {self.heartbeat_interval} and {self.heartbeat_grace}"
+            )
+        if self.access == "naive" and self.source != "sqlite":
+            raise UserError(
+                "--access naive reproduces the per-ticker per-date SQLite queries; "
+                "use --source sqlite with it"
+            )
+        _check_dates(self.start, self.end)
+        from perfopt.backtest.config import check_start_method
+
+        check_start_method(self.start_method)
+        n_jobs = physical_cores() if self.n_jobs == -1 else self.n_jobs
+        cfg = replace(self, n_jobs=n_jobs, data_dir=Path(self.data_dir).expanduser().resolve())
+        if cfg.mode == "hybrid" and not cfg.allow_oversubscribe:
+            cores = physical_cores()
+            if cfg.n_jobs * cfg.bt_workers > cores:
+                raise UserError(
+                    f"hybrid plan needs --n-jobs {cfg.n_jobs} x --bt-workers {cfg.bt_workers} = "
+                    f"{cfg.n_jobs * cfg.bt_workers} processes on {cores} physical cores; lower them "
+                    "or pass --allow-oversubscribe"
+                )
+        if cfg.mode in ("backtest",) and cfg.n_jobs != 1:
+            raise UserError(
+                "--parallel-mode backtest runs trials one at a time; drop --n-jobs or use hybrid"
+            )
+        if cfg.mode in ("trial", "thread") and cfg.bt_workers != 1:
+            raise UserError(
+                f"--bt-workers applies to the backtest and hybrid modes, not {cfg.mode}; "
+                "use --parallel-mode hybrid"
+            )
+        return cfg
+
+    def plan(self) -> dict[str, object]:
+        """The parallel plan as plain values (for the summary)."""
+        return {
+            "mode": self.mode,
+            "n_jobs": self.n_jobs,
+            "bt_workers": self.bt_workers,
+            "start_method": self.start_method,
+            "blas_threads": self.thread_cap,
+            "access": self.access,
+            "source": self.source,
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "cv": self.cv,
+            "seed": self.seed,
+        }
+
+
+def _check_dates(start: str, end: str) -> None:
+    from datetime import date
+
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError as exc:
+        raise UserError(f"bad --start/--end {start!r}..{end!r}: {exc}; use YYYY-MM-DD") from None
+    if first > last:
+        raise UserError(f"--start {start} is after --end {end}; swap them")

@@ -1,0 +1,159 @@
+"""End-of-run summary: counts, throughput, trial-time percentiles, IO ratio, overheads.
+
+Built from the trials this run created (numbers from `first_number` on) and the plan's
+worker reports. `storage_s_per_trial` is Optuna's time per trial outside the objective's
+own work: the summed optimize-loop time of every worker minus the summed trial `total`
+timers, divided by the trials run. It holds storage reads and writes and the sampler's
+suggestion time (the in-memory storage run gives that sampler-only floor).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from perfopt.optimize.config import OptimizeConfig
+from perfopt.optimize.plans import PlanResult
+from perfopt.optimize.storages import StorageSpec
+from perfopt.urls import mask_url
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def summarize(
+    cfg: OptimizeConfig,
+    spec: StorageSpec,
+    study: Any,
+    first_number: int,
+    wall_s: float,
+    plan: PlanResult,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The run's summary as JSON-ready values (URLs masked)."""
+    from optuna.trial import TrialState
+
+    from perfopt.optimize.studies import counted_trials, counts_toward_target
+
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number >= first_number]
+    finished = [t for t in trials if t.state.is_finished()]
+    counts = {
+        "complete": sum(t.state == TrialState.COMPLETE for t in trials),
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "failed": sum(t.state == TrialState.FAIL and counts_toward_target(t) for t in trials),
+        "lost": sum(
+            t.state == TrialState.FAIL
+            and not counts_toward_target(t)
+            and not t.user_attrs.get("interrupted")
+            for t in trials
+        ),
+        "interrupted": sum(bool(t.user_attrs.get("interrupted")) for t in trials),
+        "waiting": sum(t.state == TrialState.WAITING for t in trials),
+        "running": sum(t.state == TrialState.RUNNING for t in trials),
+    }
+    counted_run = counts["complete"] + counts["pruned"] + counts["failed"]
+    timed = [t.user_attrs["timers"] for t in finished if "timers" in t.user_attrs]
+    totals = [tm["total"] for tm in timed]
+    stage_sums = {
+        name: sum(tm.get(name, 0.0) for tm in timed)
+        for name in ("data", "signals", "returns", "metrics", "total", "optuna")
+    }
+    loop_total = sum(plan.loop_s)
+    storage_s = (loop_total - stage_sums["total"]) / len(timed) if timed and plan.loop_s else None
+    best = None
+    completed = [t for t in finished if t.state == TrialState.COMPLETE]
+    if completed:
+        top = max(completed, key=lambda t: t.value)
+        best = {"number": top.number, "value": top.value, "params": top.params}
+    thread_pools = {str(w.get("pid")): w.get("thread_pools") for w in plan.workers}
+    if plan.pool:
+        for pid, info in plan.pool.get("workers", {}).items():
+            thread_pools[pid] = info.get("thread_pools")
+    return {
+        "study": cfg.study_name,
+        "storage": spec.describe(),
+        "plan": cfg.plan(),
+        "n_trials": cfg.n_trials,
+        "study_counted_trials": counted_trials(study),
+        "trials": counts,
+        "wall_s": wall_s,
+        "trials_per_s": counted_run / wall_s if wall_s > 0 else math.nan,
+        "trial_s": {
+            "mean": sum(totals) / len(totals) if totals else math.nan,
+            "p50": _percentile(totals, 0.5),
+            "p90": _percentile(totals, 0.9),
+        },
+        "stage_s": stage_sums,
+        "io_ratio": stage_sums["data"] / stage_sums["total"] if stage_sums["total"] else math.nan,
+        "storage_s_per_trial": storage_s,
+        "thread_pools": thread_pools,
+        "workers": [
+            {k: w.get(k) for k in ("index", "pid", "ready_s", "load_s", "warmup_s", "loop_s")}
+            for w in plan.workers
+        ],
+        "pool": None if not plan.pool else {k: v for k, v in plan.pool.items() if k != "workers"},
+        "lost_workers": [
+            {k: w.get(k) for k in ("index", "pid", "signal")} for w in plan.lost_workers
+        ],
+        "failed_by_supervisor": plan.failed_by_supervisor,
+        "interrupted": plan.interrupted,
+        "best": best,
+        "warnings": [mask_url(w) for w in warnings],
+    }
+
+
+def _fmt(x: float | None, unit: str = "s") -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if unit == "s":
+        return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+    return f"{x:.3g}"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Human-readable lines of a summary."""
+    c = summary["trials"]
+    plan = summary["plan"]
+    lines = [
+        f"study {summary['study']} on {summary['storage']['kind']} {summary['storage']['url']}",
+        f"plan: {plan['mode']} n_jobs={plan['n_jobs']} bt_workers={plan['bt_workers']} "
+        f"start={plan['start_method']} blas_threads={plan['blas_threads']} access={plan['access']} "
+        f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']} seed={plan['seed']}",
+        f"trials this run: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed"
+        + (f", {c['lost']} lost to dead workers" if c["lost"] else "")
+        + (f", {c['interrupted']} interrupted" if c["interrupted"] else "")
+        + f"; study total {summary['study_counted_trials']}/{summary['n_trials']}",
+        f"wall {_fmt(summary['wall_s'])}, {summary['trials_per_s']:.3g} trials/s; trial time "
+        f"mean {_fmt(summary['trial_s']['mean'])}, p50 {_fmt(summary['trial_s']['p50'])}, "
+        f"p90 {_fmt(summary['trial_s']['p90'])}",
+        "stages (summed): "
+        + ", ".join(f"{k} {_fmt(v)}" for k, v in summary["stage_s"].items())
+        + f"; IO ratio {_fmt(summary['io_ratio'], '')}",
+        f"Optuna overhead (storage + sampler) per trial: {_fmt(summary['storage_s_per_trial'])}",
+        "thread pools: "
+        + "; ".join(
+            f"pid {pid}: " + ", ".join(f"{k}={v}" for k, v in (pools or {}).items())
+            for pid, pools in summary["thread_pools"].items()
+        ),
+    ]
+    if summary["best"]:
+        b = summary["best"]
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b["params"].items()
+        )
+        lines.append(f"best: trial {b['number']} value {b['value']:.4f} ({params})")
+    if summary["lost_workers"]:
+        lines.append(
+            "workers lost: "
+            + ", ".join(f"pid {w['pid']} (signal {w['signal']})" for w in summary["lost_workers"])
+        )
+    if summary["interrupted"]:
+        lines.append("interrupted: rerun the same command to resume the study")
+    lines += [f"warning: {w}" for w in summary["warnings"]]
+    return "\n".join(lines)
