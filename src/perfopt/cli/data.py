@@ -9,6 +9,7 @@ import json
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `data` command and its subcommands."""
     from perfopt.data.synthetic import DEFAULT_END, DEFAULT_SEED, DEFAULT_START, DEFAULT_TICKERS
+    from perfopt.intraday.bars import DEFAULT_INTRADAY_DAYS, DEFAULT_INTRADAY_START
 
     parser = subparsers.add_parser(
         "data",
@@ -20,19 +21,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     gen = sub.add_parser(
         "generate",
-        help="write a deterministic synthetic daily panel",
+        help="write a deterministic synthetic daily panel, or intraday bars with --freq",
         description=(
             "Write a deterministic synthetic daily panel (weekday calendar, per-ticker drift "
             "and volatility regimes) as prices.sqlite, prices.parquet and prices.h5. The "
-            "defaults are the seed's workload: 500 stocks over three years."
+            "defaults are the seed's workload: 500 stocks over three years. With --freq "
+            "other than 1d (e.g. --freq 1min --symbols BTCUSDT,ETHUSDT --days 60), write "
+            "24/7 crypto-style intraday OHLCV bars instead (seasonal intraday volatility, "
+            "GARCH clustering, jumps), one Parquet file per symbol: "
+            "DIR/intraday/<SYMBOL>_<freq>.parquet."
         ),
     )
-    gen.add_argument("--tickers", type=int, default=DEFAULT_TICKERS, help="number of tickers (default %(default)s)")
-    gen.add_argument("--start", default=DEFAULT_START, help="first date, YYYY-MM-DD (default %(default)s)")
-    gen.add_argument("--end", default=DEFAULT_END, help="last date, YYYY-MM-DD (default %(default)s)")
-    gen.add_argument("--days", type=int, default=None, help="keep only the first N weekdays from --start (overrides --end)")
-    gen.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
-    gen.add_argument("--gaps", action="store_true", help="add late listings, delistings and suspended days")
+    gen.add_argument(
+        "--freq",
+        default="1d",
+        help="bar length: 1d (default) writes the daily panel; 1min, 5min, 1h ... write intraday bars",
+    )
+    gen.add_argument(
+        "--symbols",
+        default=None,
+        help="intraday only: comma-separated symbols, e.g. BTCUSDT,ETHUSDT",
+    )
+    gen.add_argument(
+        "--tickers",
+        type=int,
+        default=None,
+        help=f"daily only: number of tickers (default {DEFAULT_TICKERS})",
+    )
+    gen.add_argument(
+        "--start",
+        default=None,
+        help=f"first date, YYYY-MM-DD (default {DEFAULT_START}; intraday {DEFAULT_INTRADAY_START})",
+    )
+    gen.add_argument(
+        "--end", default=None, help=f"daily only: last date, YYYY-MM-DD (default {DEFAULT_END})"
+    )
+    gen.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        help=(
+            "daily: keep only the first N weekdays from --start (overrides --end); "
+            f"intraday: number of 24h days (default {DEFAULT_INTRADAY_DAYS})"
+        ),
+    )
+    gen.add_argument("--seed", type=int, default=None, help=f"random seed (default {DEFAULT_SEED})")
+    gen.add_argument(
+        "--gaps",
+        action="store_true",
+        help="daily only: add late listings, delistings and suspended days",
+    )
     gen.add_argument("--out", required=True, help="data folder to write (created if missing)")
     gen.set_defaults(handler=_generate)
 
@@ -71,13 +109,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from perfopt.data.synthetic import DEFAULT_END, DEFAULT_SEED, DEFAULT_START, DEFAULT_TICKERS
+    from perfopt.errors import UserError
+
+    if args.freq.strip().lower() not in ("1d", "d", "1day"):
+        return _generate_intraday(args)
+    if args.symbols is not None:
+        raise UserError(
+            "--symbols is for intraday bars: add --freq 1min (or use --tickers for the daily panel)"
+        )
     from perfopt.data import generate_panel, write_panel
 
-    panel = generate_panel(args.tickers, args.start, args.end, args.seed, args.gaps, n_days=args.days)
+    panel = generate_panel(
+        DEFAULT_TICKERS if args.tickers is None else args.tickers,
+        args.start or DEFAULT_START,
+        args.end or DEFAULT_END,
+        DEFAULT_SEED if args.seed is None else args.seed,
+        args.gaps,
+        n_days=args.days,
+    )
     paths = write_panel(panel, args.out)
     print(
         f"wrote {panel.n_tickers} tickers x {panel.n_dates} dates "
         f"({panel.missing_bars()} missing bars) to {paths['sqlite'].parent}: "
+        + ", ".join(p.name for p in paths.values())
+    )
+    return 0
+
+
+def _generate_intraday(args: argparse.Namespace) -> int:
+    from perfopt.errors import UserError
+    from perfopt.intraday.bars import (
+        DEFAULT_INTRADAY_DAYS,
+        DEFAULT_INTRADAY_SEED,
+        DEFAULT_INTRADAY_START,
+        intraday_dir,
+        write_intraday,
+    )
+
+    refused = [
+        flag
+        for flag, value in (("--tickers", args.tickers), ("--end", args.end), ("--gaps", args.gaps))
+        if value is not None and value is not False
+    ]
+    if refused:
+        raise UserError(
+            f"{refused[0]} applies to the daily panel only; with --freq {args.freq} use --symbols and --days"
+        )
+    if not args.symbols:
+        raise UserError(f"--freq {args.freq} needs --symbols, e.g. --symbols BTCUSDT,ETHUSDT")
+    symbols = args.symbols.split(",")
+    days = DEFAULT_INTRADAY_DAYS if args.days is None else args.days
+    paths = write_intraday(
+        args.out,
+        symbols,
+        days,
+        args.freq,
+        args.start or DEFAULT_INTRADAY_START,
+        DEFAULT_INTRADAY_SEED if args.seed is None else args.seed,
+    )
+    print(
+        f"wrote {len(paths)} symbols x {days} days of {args.freq} bars to {intraday_dir(args.out)}: "
         + ", ".join(p.name for p in paths.values())
     )
     return 0
