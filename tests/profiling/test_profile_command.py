@@ -148,5 +148,7 @@ def test_verdict_lines() -> None:
     busy = verdict(_psutil(95), _spy(waiting_or_idle=0.5, numeric_compute=0.45))
     assert "45% of samples in numeric compute (idle helpers aside): CPU-bound" in busy
     assert "views disagree" in verdict(_psutil(3), _spy(**{"Python_compute": 0.9}))
+    starved = verdict({**_psutil(20), "runnable_mean": 0.9}, _spy(**{"Python_compute": 0.9}))
+    assert "CPU-bound, but got only 0.4 cores" in starved
     assert verdict(_psutil(90), {"available": False, "reason": "x"}).endswith("CPU-bound")
     assert verdict(_psutil(20), None) == "CPU 20% of 2 cores; no py-spy samples: not CPU-bound"

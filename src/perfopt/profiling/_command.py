@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from perfopt.errors import UserError
 from perfopt.profiling._pyspy import PySpyRecorder, pyspy_available
 from perfopt.profiling._sampler import ProcessTreeSampler
@@ -62,6 +64,15 @@ def _kill_group(pgid: int, sig: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _zombie_cpu(pid: int) -> float | None:
+    """CPU seconds of an exited, unreaped process and the children it reaped."""
+    try:
+        t = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return round(t.user + t.system + t.children_user + t.children_system, 3)
 
 
 def _end_leftovers(pgid: int, name: str) -> None:
@@ -111,6 +122,7 @@ def _run_watched(
                 _kill_group(proc.pid, signal.SIGKILL)
                 _wait_exited(proc.pid, None)
         wall = time.perf_counter() - t0
+        target_cpu = _zombie_cpu(proc.pid)
         # The root is a zombie now: the sampler's last tick still reads its totals.
         psutil_view = sampler.stop() if sampler else None
     finally:
@@ -125,6 +137,7 @@ def _run_watched(
         "exit_code": exit_code,
         "timed_out": timed_out,
         "wall_s": round(wall, 3),
+        "target_cpu_s": target_cpu,
         "psutil": psutil_view,
         "pyspy": pyspy_view,
     }
@@ -191,14 +204,19 @@ def measure_overhead(
     """Time `cmd` bare, under the psutil sampler and under py-spy, interleaved.
 
     Each repeat runs the three variants in a rotated order (so drift on a shared machine
-    hits all of them); the overhead of a view is its median wall time over the bare
-    median, minus 1. Use a CPU-bound command of fixed work, a second or more.
+    hits all of them). Two measures per view: the wall-time overhead (its median wall
+    time over the bare median, minus 1: what the target feels, noisy on a loaded
+    machine), and the CPU cost (CPU the watcher itself used over the target's CPU:
+    stable, and what the target pays when the cores are full). Use a CPU-bound command
+    of fixed work (not fixed time), a second or more.
     """
     argv = _check_command(cmd, None)
     if repeats < 1:
         raise UserError(f"repeats must be at least 1, got {repeats}")
     variants = ("bare", "psutil", "pyspy")
     seconds: dict[str, list[float]] = {v: [] for v in variants}
+    target_cpu: dict[str, list[float]] = {v: [] for v in variants}
+    watcher_cost: dict[str, list[float]] = {"psutil": [], "pyspy": []}
     with tempfile.TemporaryDirectory(prefix="perfopt-overhead-") as tmp:
         for r in range(repeats):
             for variant in variants[r % 3 :] + variants[: r % 3]:
@@ -214,7 +232,14 @@ def measure_overhead(
                         f"{argv[0]!r} exited with {parts['exit_code']} while measuring overhead"
                     )
                 seconds[variant].append(parts["wall_s"])
+                cpu = parts["target_cpu_s"] or float("nan")
+                target_cpu[variant].append(cpu)
+                if variant == "psutil":
+                    watcher_cost["psutil"].append(parts["psutil"]["sampler_cpu_s"] / cpu)
+                elif variant == "pyspy" and parts["pyspy"].get("pyspy_cpu_s") is not None:
+                    watcher_cost["pyspy"].append(parts["pyspy"]["pyspy_cpu_s"] / cpu)
     median = {v: statistics.median(s) for v, s in seconds.items()}
+    cost = {v: round(statistics.median(c), 4) if c else None for v, c in watcher_cost.items()}
     return {
         "command": argv,
         "repeats": repeats,
@@ -225,6 +250,9 @@ def measure_overhead(
         "python": sys.executable,
         "seconds": seconds,
         "median_s": median,
+        "target_cpu_s": target_cpu,
         "psutil_overhead": round(median["psutil"] / median["bare"] - 1.0, 4),
         "pyspy_overhead": round(median["pyspy"] / median["bare"] - 1.0, 4),
+        "psutil_cpu_cost": cost["psutil"],
+        "pyspy_cpu_cost": cost["pyspy"],
     }

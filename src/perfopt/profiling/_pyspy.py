@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ class PySpyRecorder:
         self._proc: subprocess.Popen[bytes] | None = None
         self._reason: str | None = None
         self._summary: dict[str, Any] | None = None
+        self._cpu_s: float | None = None
 
     def command(self, exe: str = "py-spy") -> list[str]:
         """Return the py-spy command line this recorder runs."""
@@ -141,22 +143,31 @@ class PySpyRecorder:
                 start_new_session=True,
             )
 
+    def _wait(self, timeout: float) -> bool:
+        """Wait for py-spy to exit and reap it, keeping its CPU use; False on timeout."""
+        proc = self._proc
+        assert proc is not None
+        deadline = time.perf_counter() + timeout
+        while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+            if time.perf_counter() > deadline:
+                return False
+            time.sleep(0.01)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self._cpu_s = usage.ru_utime + usage.ru_stime
+        return True
+
     def _finish(self) -> None:
         proc = self._proc
         assert proc is not None
         target_alive = psutil.pid_exists(self.pid) and _not_zombie(self.pid)
-        try:
-            proc.wait(timeout=_EXIT_GRACE_S if not target_alive else 0.05)
+        if self._wait(_EXIT_GRACE_S if not target_alive else 0.05):
             return
-        except subprocess.TimeoutExpired:
-            pass
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+        if not self._wait(_STOP_TIMEOUT_S):
             logger.warning("py-spy (pid %d) did not stop; killing it", proc.pid)
             proc.kill()
-            proc.wait()
+            self._wait(_STOP_TIMEOUT_S)
 
     def stop(self) -> dict[str, Any]:
         """Stop recording and return {available, reason, samples, categories, ...}."""
@@ -182,6 +193,7 @@ class PySpyRecorder:
             "reason": None,
             "rate": self.rate,
             "py_spy_errors": int(errors.group(1)) if errors else None,
+            "pyspy_cpu_s": None if self._cpu_s is None else round(self._cpu_s, 3),
             **summary,
             "raw_path": str(self.raw_path),
         }

@@ -110,6 +110,7 @@ class ProcessTreeSampler:
         self._first = True
         self._summary: dict[str, Any] | None = None
         self._root: psutil.Process | None = None
+        self._own_cpu = 0.0  # CPU the sampling itself cost, in this process
 
     # -- sampling -------------------------------------------------------------------
     def _tree(self) -> list[psutil.Process]:
@@ -123,6 +124,13 @@ class ProcessTreeSampler:
             return [self._root]
 
     def _sample(self) -> None:
+        cpu0 = time.thread_time()
+        try:
+            self._sample_tree()
+        finally:
+            self._own_cpu += time.thread_time() - cpu0
+
+    def _sample_tree(self) -> None:
         now = time.perf_counter()
         tree_rss = tree_threads = runnable = 0
         for proc in self._tree():
@@ -316,6 +324,7 @@ class ProcessTreeSampler:
             "ctx_switches_involuntary": total.ctx_involuntary,
             "max_threads": max(self._tree_threads, default=0),
             "peak_rss_bytes": max(self._tree_rss, default=0),
+            "sampler_cpu_s": round(self._own_cpu, 4),
             "runnable_mean": round(statistics.fmean(self._runnable), 2) if self._runnable else 0.0,
             "processes": processes,
         }

@@ -19,6 +19,9 @@ _GROUPS = {
 _BUSY_PCT = 75.0
 # Below this, samples that say "compute" contradict the CPU counters.
 _IDLE_PCT = 25.0
+# Mean processes of the tree in state R (running or waiting for a core) that mean
+# "it wanted the CPU".
+_RUNNABLE = 0.5
 
 
 def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any] | None) -> str:
@@ -43,7 +46,11 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
         top, share = ranked[1]
         note = " (idle helpers aside)"
     label = _GROUPS.get(top, "unclear")
-    if label == "CPU-bound" and pct < _IDLE_PCT:
+    runnable = float(sampler_summary.get("runnable_mean") or 0.0)
+    if label == "CPU-bound" and pct < _IDLE_PCT and runnable >= _RUNNABLE:
+        # Ready to run but not running: other work on the machine held the cores.
+        label = f"CPU-bound, but got only {used:.1f} cores (the machine was busy with other work)"
+    elif label == "CPU-bound" and pct < _IDLE_PCT:
         label = "views disagree: samples say compute but the CPU was mostly idle"
     elif label == "waiting" and pct >= _BUSY_PCT:
         label = "views disagree: samples say waiting but the CPU was busy"
