@@ -102,10 +102,7 @@ def run_optimize(cfg: OptimizeConfig, summary_json: Path | None = None) -> dict[
     """Run (or resume) the study until it holds cfg.n_trials counted trials; return the summary."""
     import optuna
 
-    from perfopt.optimize import plans
     from perfopt.optimize.cv import build_windows
-    from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
-    from perfopt.optimize.summary import summarize
 
     cfg = cfg.validated()
     spec = resolve_storage(cfg.storage, cfg.storage_url_env, cfg.study_name)
@@ -116,9 +113,34 @@ def run_optimize(cfg: OptimizeConfig, summary_json: Path | None = None) -> dict[
     windows = tuple(
         build_windows(calendar, cfg.cv, cfg.start, cfg.end, cfg.cv_folds, cfg.embargo_months)
     )
+    previous_verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(
-        optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.WARNING
+        optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.ERROR
     )
+    try:
+        summary = _run_study(cfg, spec, tickers, windows, in_process, warnings)
+    finally:
+        optuna.logging.set_verbosity(previous_verbosity)
+    if summary_json is not None:
+        path = Path(summary_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(mask_url(json.dumps(summary, indent=2, default=str)) + "\n")
+    return summary
+
+
+def _run_study(
+    cfg: OptimizeConfig,
+    spec: StorageSpec,
+    tickers: tuple[str, ...],
+    windows: tuple[Any, ...],
+    in_process: bool,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Open or resume the study, run the plan, summarize."""
+    from perfopt.optimize import plans
+    from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
+    from perfopt.optimize.summary import summarize
+
     study = _open_study(cfg, spec, len(windows), fingerprint(cfg, tickers))
     stale = stale_local_trials(study)
     if stale:
@@ -156,10 +178,6 @@ def run_optimize(cfg: OptimizeConfig, summary_json: Path | None = None) -> dict[
     summary = summarize(cfg, spec, study, first_number, wall, result, warnings)
     summary["windows"] = [w.label for w in windows]
     summary["tickers"] = len(tickers)
-    if summary_json is not None:
-        path = Path(summary_json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(mask_url(json.dumps(summary, indent=2, default=str)) + "\n")
     return summary
 
 

@@ -147,9 +147,12 @@ def run_trial_processes(
     progress: Any = None,
 ) -> PlanResult:
     """trial and hybrid modes: n_jobs worker processes on one shared study, supervised."""
+    import optuna
+
     from perfopt.optimize.studies import fail_trials, running_trials_of
     from perfopt.optimize.workers import Slots, WorkerArgs
 
+    optuna_verbosity = optuna.logging.get_verbosity()
     ctx = multiprocessing.get_context(cfg.start_method)
     slots = Slots(ctx, remaining)
     done = ctx.Value("i", 0)
@@ -170,7 +173,7 @@ def run_trial_processes(
         nonlocal next_index
         args = WorkerArgs(
             next_index, cfg, spec, windows, tickers, n_existing, slots, done,
-            report_dir, time.time(), deadline, heartbeat,
+            report_dir, time.time(), deadline, heartbeat, optuna_verbosity,
         )  # fmt: skip
         with _bootstrap.capped_environ(cfg.thread_cap):
             proc = ctx.Process(

@@ -66,6 +66,7 @@ class WorkerArgs:
     started_at: float  # time.time() in the parent just before start()
     deadline: float | None  # time.time() at which no new trial starts
     heartbeat: tuple[int, int] | None
+    optuna_verbosity: int  # optuna.logging level for the worker
 
     @property
     def cap(self) -> int | None:
@@ -134,7 +135,8 @@ def trial_worker_main(args: WorkerArgs) -> None:
     from perfopt.optimize.storages import open_storage
     from perfopt.optimize.studies import make_pruner, make_sampler, seed_for
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed and interrupted trials are in the summary; Optuna's tracebacks add only noise.
+    optuna.logging.set_verbosity(args.optuna_verbosity)
     cfg = args.cfg
     report: dict[str, Any] = {"index": args.index, "pid": os.getpid()}
     pool = None

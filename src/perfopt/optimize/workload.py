@@ -1,0 +1,209 @@
+"""The optimizer workload for the harness: one cell = one fresh study run to n_trials.
+
+Data: a generated panel of 100 tickers, 2020-01-01..2024-12-31, in the cache; `tickers`
+takes the first N as the universe. Each cell writes its storage file under its workdir
+(PostgreSQL cells use a unique study name, deleted afterwards). Defaults (bulk access,
+trial mode, 2 forked workers, journal storage, 20 trials, 50 tickers, 4 walk-forward
+windows) take a few seconds on the 2-core development machine; naive access costs
+about 25 us per query, so keep `tickers` and `n_trials` small with it.
+
+Importing this module imports neither numpy nor optuna.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from perfopt.workload import Measurement, Workload
+
+DATA_TICKERS = 100
+DATA_START = "2020-01-01"
+DATA_END = "2024-12-31"
+DATA_SEED = 11
+POSTGRES_ENV = "PERFOPT_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+_postgres_reason: dict[str, str | None] = {}
+
+
+def data_dir(cache_dir: Path) -> Path:
+    """Where the workload's generated panel lives in the cache."""
+    return Path(cache_dir) / f"optimize_panel_{DATA_TICKERS}_{DATA_START}_{DATA_END}_s{DATA_SEED}"
+
+
+def postgres_url() -> str:
+    """The PostgreSQL URL cells use ($PERFOPT_POSTGRES_URL or the local test database)."""
+    return os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES_URL
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used, or None (checked once per process)."""
+    url = postgres_url()
+    if url not in _postgres_reason:
+        from perfopt.errors import UserError
+        from perfopt.optimize.storages import check_storage, resolve_storage
+
+        try:
+            check_storage(resolve_storage(url, POSTGRES_ENV, "probe"), 1)
+            _postgres_reason[url] = None
+        except (UserError, ImportError) as exc:
+            _postgres_reason[url] = str(exc)
+    return _postgres_reason[url]
+
+
+class OptimizeWorkload(Workload):
+    """Optuna search: parallel plan x storage x data access x start method."""
+
+    name: ClassVar[str] = "optimize"
+    axes: ClassVar[Mapping[str, list[Any]]] = {
+        "mode": ["trial", "backtest", "hybrid", "thread"],
+        "storage": ["memory", "sqlite", "journal", "postgresql"],
+        "n_jobs": [1, 2, 4],
+        "bt_workers": [1, 2, 4],
+        "start_method": ["spawn", "fork", "forkserver"],
+        "access": ["naive", "bulk"],
+        "n_trials": [5, 10, 20, 40, 100],
+        "tickers": [10, 20, 50, 100],
+        "sampler": ["tpe", "random", "cmaes"],
+        "seed": [0, 1, 2],
+        "cv": ["walk-forward", "purged-kfold"],
+    }
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "mode": "trial",
+        "storage": "journal",
+        "n_jobs": 2,
+        "bt_workers": 1,
+        "start_method": "fork",
+        "access": "bulk",
+        "n_trials": 20,
+        "tickers": 50,
+        "sampler": "tpe",
+        "seed": 0,
+        "cv": "walk-forward",
+    }
+
+    def skip_reason(self, params: Mapping[str, Any]) -> str | None:
+        """Refuse combinations the optimizer itself would refuse, with its reason."""
+        from perfopt.optimize.config import physical_cores
+
+        p = {**self.defaults, **params}
+        mode, n_jobs, bt = p["mode"], p["n_jobs"], p["bt_workers"]
+        if p["start_method"] not in multiprocessing.get_all_start_methods():
+            return f"start method {p['start_method']} is not available on this OS"
+        if mode == "backtest" and n_jobs != 1:
+            return "backtest mode runs trials one at a time: n_jobs must be 1 (use hybrid)"
+        if mode in ("trial", "thread") and bt != 1:
+            return f"bt_workers applies to backtest and hybrid modes, not {mode}"
+        if p["storage"] == "memory" and mode in ("trial", "hybrid") and n_jobs > 1:
+            return "in-memory storage lives in one process; trial workers need a shared storage"
+        cores = physical_cores()
+        if mode == "hybrid" and n_jobs * bt > cores:
+            return f"hybrid oversubscription: {n_jobs} x {bt} processes > {cores} physical cores"
+        if p["storage"] == "postgresql":
+            reason = postgres_unreachable()
+            if reason:
+                return f"postgresql unreachable: {reason}"
+        return None
+
+    def prepare(self, params: Mapping[str, Any], cache_dir: Path) -> None:
+        """Generate the panel into the cache unless it is already there."""
+        from perfopt.data import generate_panel, write_panel
+
+        folder = data_dir(cache_dir)
+        if (folder / "prices.sqlite").exists():
+            return
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        write_panel(generate_panel(DATA_TICKERS, DATA_START, DATA_END, seed=DATA_SEED), tmp)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process finished first: theirs is identical
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _storage_url(self, kind: str, workdir: Path, study: str) -> str:
+        if kind == "memory":
+            return "memory"
+        if kind == "sqlite":
+            return f"sqlite:///{workdir / 'study.db'}"
+        if kind == "journal":
+            return f"journal://{workdir / 'study.log'}"
+        return postgres_url()
+
+    def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
+        """Run a fresh study to n_trials and report throughput and per-trial costs."""
+        from perfopt.optimize import OptimizeConfig, run_optimize
+
+        p = {**self.defaults, **params}
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        study = f"cell-{uuid.uuid4().hex[:12]}"
+        url = self._storage_url(p["storage"], workdir, study)
+        cfg = OptimizeConfig(
+            data_dir=data_dir(cache_dir),
+            start="2021-01-01",
+            end="2024-12-31",
+            n_trials=int(p["n_trials"]),
+            study_name=study,
+            storage=url,
+            mode=p["mode"],
+            n_jobs=int(p["n_jobs"]),
+            bt_workers=int(p["bt_workers"]),
+            start_method=p["start_method"],
+            access=p["access"],
+            n_tickers=int(p["tickers"]),
+            sampler=p["sampler"],
+            seed=int(p["seed"]),
+            cv=p["cv"],
+        )
+        try:
+            summary = run_optimize(cfg, summary_json=workdir / "summary.json")
+        finally:
+            if p["storage"] == "postgresql":
+                _delete_study(study, url)
+        c = summary["trials"]
+        metrics = {
+            "trials_per_s": summary["trials_per_s"],
+            "mean_trial_s": summary["trial_s"]["mean"],
+            "p50_trial_s": summary["trial_s"]["p50"],
+            "p90_trial_s": summary["trial_s"]["p90"],
+            "io_ratio": summary["io_ratio"],
+            "storage_s_per_trial": summary["storage_s_per_trial"],
+            "complete": c["complete"],
+            "pruned": c["pruned"],
+            "failed": c["failed"],
+            "lost": c["lost"],
+        }
+        stages = {k: v for k, v in summary["stage_s"].items()}
+        return Measurement(
+            seconds=summary["wall_s"],
+            stages=stages,
+            metrics={k: (float("nan") if v is None else float(v)) for k, v in metrics.items()},
+            info={
+                "storage": summary["storage"],
+                "plan": summary["plan"],
+                "thread_pools": summary["thread_pools"],
+                "workers": summary["workers"],
+                "pool": summary["pool"],
+                "best": summary["best"],
+                "storage_s_per_trial_means": (
+                    "per trial: summed optimize-loop time of all workers minus summed objective "
+                    "time (storage reads/writes plus sampler)"
+                ),
+            },
+        )
+
+
+def _delete_study(study: str, url: str) -> None:
+    import optuna
+
+    from perfopt.optimize.storages import open_storage, resolve_storage
+
+    with contextlib.suppress(KeyError):
+        optuna.delete_study(study_name=study, storage=open_storage(resolve_storage(url, "", study)))
