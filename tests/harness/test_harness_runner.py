@@ -155,3 +155,23 @@ def test_repeats_keep_each_run(toy: str, tmp_path: Path) -> None:
     assert record["timing"]["min_s"] <= record["timing"]["median_s"] <= record["timing"]["max_s"]
     assert record["measurement"]["seconds"] == record["timing"]["median_s"]
     assert len(executions(tmp_path)) == 3  # one fresh process per repeat
+
+
+def test_pyspy_watches_one_extra_untimed_run(toy: str, tmp_path: Path) -> None:
+    from perfopt.harness.views import pyspy_status
+
+    text = toy_spec(tmp_path, ["ok"]).replace("pyspy = false", "pyspy = true")
+    spec = parse_spec(text, "t.toml").with_overrides(repeats=2)
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    (record,) = load(run.results_path)
+    spy = record["attribution"]["pyspy"]
+    usable, reason = pyspy_status()
+    if usable:
+        assert len(executions(tmp_path)) == 3  # two timed runs plus the py-spy run
+        assert len(record["repeats"]) == 2
+        assert spy["run_status"] == "ok" and spy["run_seconds"] > 0
+        assert spy["samples"] > 0 and sum(spy["categories"].values()) > 0.99
+    else:  # recorded once with its reason, and the other views went on
+        assert len(executions(tmp_path)) == 2
+        assert any("py-spy view off" in n for n in run.notes) and reason
+    assert record["attribution"]["psutil"]

@@ -242,6 +242,9 @@ def _attribution(members: Sequence[Mapping[str, Any]], varying: Sequence[str]) -
             f"{_cell(_pyspy_text(spy))} | {_cell(c.get('verdict') or '-')} |"
         )
         note = _disagreement(stages, ps, spy)
+        slow = _pyspy_slowdown(c, spy)
+        if slow:
+            note = (note + "; " if note else "") + slow
         over = att.get("oversubscription") or {}
         if over.get("oversubscribed"):
             note = (note + "; " if note else "") + f"oversubscribed: {over.get('reason', '')}"
@@ -386,7 +389,19 @@ def _pyspy_text(spy: Mapping[str, Any]) -> str:
     top = ", ".join(f"{k} {100 * v:.0f}%" for k, v in cats[:3] if v > 0)
     funcs = spy.get("top_functions") or []
     lead = f"; top: {funcs[0].get('function')}" if funcs else ""
-    return f"{top} ({spy['samples']} samples){lead}"
+    run = spy.get("run_seconds")
+    where = f"; separate run {_s(run)}" if isinstance(run, int | float) else ""
+    return f"{top} ({spy['samples']} samples{where}){lead}"
+
+
+def _pyspy_slowdown(c: Mapping[str, Any], spy: Mapping[str, Any]) -> str:
+    run, timed = spy.get("run_seconds"), _median(c)
+    if not isinstance(run, int | float) or not timed or run < 1.5 * timed:
+        return ""
+    return (
+        f"py-spy slowed its run {run / timed:.1f}x ({_s(run)} vs {_s(timed)} timed): its shares "
+        "over-weight what the profiler slowed (often process start-up)"
+    )
 
 
 def _disagreement(

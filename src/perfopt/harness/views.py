@@ -44,7 +44,7 @@ class CellViews:
         self.hz = hz
         self._sampler: Any = None
         self._recorder: Any = None
-        self._pyspy_reason = "py-spy view off (--no-pyspy)"
+        self._pyspy_reason = "py-spy not attached to this run"
 
     def start(self) -> None:
         """Attach the watchers; failures become recorded reasons, never exceptions."""
