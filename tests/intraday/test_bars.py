@@ -8,7 +8,14 @@ import pytest
 
 from perfopt.cli import main
 from perfopt.errors import UserError
-from perfopt.intraday import BAR_COLUMNS, bars_path, generate_intraday, list_symbols, load_bars, write_bars
+from perfopt.intraday import (
+    BAR_COLUMNS,
+    bars_path,
+    generate_intraday,
+    list_symbols,
+    load_bars,
+    write_bars,
+)
 
 
 def test_deterministic_and_seeded_per_symbol():
@@ -55,13 +62,19 @@ def test_realistic_intraday_volatility():
 def test_write_and_load_round_trip(tmp_path):
     bars = generate_intraday(["BTCUSDT", "ETHUSDT"], 1)
     paths = write_bars(bars, tmp_path)
-    assert paths["ETHUSDT"] == tmp_path / "intraday" / "ETHUSDT_1min.parquet" == bars_path(tmp_path, "ETHUSDT")
+    assert (
+        paths["ETHUSDT"]
+        == tmp_path / "intraday" / "ETHUSDT_1min.parquet"
+        == bars_path(tmp_path, "ETHUSDT")
+    )
     assert list_symbols(tmp_path) == ["BTCUSDT", "ETHUSDT"]
     pd.testing.assert_frame_equal(load_bars(tmp_path, "ETHUSDT"), bars["ETHUSDT"])
 
 
 def test_load_errors(tmp_path):
-    with pytest.raises(UserError, match=r"intraday does not exist.*perfopt data generate --freq 1min"):
+    with pytest.raises(
+        UserError, match=r"intraday does not exist.*perfopt data generate --freq 1min"
+    ):
         load_bars(tmp_path, "BTCUSDT")
     write_bars(generate_intraday(["BTCUSDT", "ETHUSDT"], 1), tmp_path)
     with pytest.raises(UserError, match=r"symbol 'XRPUSDT'.*symbols present: BTCUSDT, ETHUSDT"):
@@ -93,7 +106,9 @@ def test_cli_generate_intraday_and_read_back(capsys, tmp_path):
     line = capsys.readouterr().out
     assert "wrote 2 symbols x 2 days of 1min bars" in line and "ETHUSDT_1min.parquet" in line
     bars = load_bars(out, "BTCUSDT")
-    assert len(bars) == 2 * 1440 and bars["timestamp"].iloc[0] == pd.Timestamp("2024-02-01", tz="UTC")
+    assert len(bars) == 2 * 1440 and bars["timestamp"].iloc[0] == pd.Timestamp(
+        "2024-02-01", tz="UTC"
+    )
     expected = generate_intraday(["BTCUSDT"], 2, start="2024-02-01", seed=5)["BTCUSDT"]
     pd.testing.assert_frame_equal(bars, expected)
     assert not (out / "prices.sqlite").exists()  # the daily panel is not written
@@ -103,7 +118,10 @@ def test_cli_generate_intraday_and_read_back(capsys, tmp_path):
     ("extra", "message"),
     [
         (["--freq", "1min"], "needs --symbols"),
-        (["--freq", "1min", "--symbols", "A", "--tickers", "5"], "--tickers applies to the daily panel"),
+        (
+            ["--freq", "1min", "--symbols", "A", "--tickers", "5"],
+            "--tickers applies to the daily panel",
+        ),
         (["--freq", "1min", "--symbols", "A", "--gaps"], "--gaps applies to the daily panel"),
         (["--freq", "7min", "--symbols", "A"], "unknown --freq '7min'"),
         (["--symbols", "A"], "--symbols is for intraday bars"),

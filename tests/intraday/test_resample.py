@@ -67,10 +67,14 @@ def test_daily_bars_and_non_minute_base():
     bars = generate_intraday(["BTCUSDT"], 3, start="2024-03-01")["BTCUSDT"]
     daily = resample(bars, "1d")
     assert len(daily) == 3 and list(daily["timestamp"].dt.hour) == [0, 0, 0]
-    np.testing.assert_allclose(daily["volume"], bars["volume"].to_numpy().reshape(3, 1440).sum(axis=1))
+    np.testing.assert_allclose(
+        daily["volume"], bars["volume"].to_numpy().reshape(3, 1440).sum(axis=1)
+    )
     five = resample(bars, "5m")
     # Volume sums differ only in summation order.
-    pd.testing.assert_frame_equal(resample(five, "15m", base="5m"), resample(bars, "15m"), rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        resample(five, "15m", base="5m"), resample(bars, "15m"), rtol=1e-12
+    )
     assert resample(bars, "1m").equals(bars)
 
 
@@ -106,6 +110,13 @@ def test_timeframe_parsing_and_order():
     assert parse_timeframe("60").slug == "1h" and parse_timeframe("60").text == "60"
     assert parse_timeframe("1H") == parse_timeframe("60min") == parse_timeframe("1h")
     assert parse_timeframe("D").minutes == 1440
-    assert parse_timeframe("1m") < parse_timeframe("3m") < parse_timeframe("4h") < parse_timeframe("1d")
-    with pytest.raises(UserError, match=r"unknown timeframe '2m': use one of 1m, 3m, 5m, 15m, 30m, 1h, 4h, 1d"):
+    assert (
+        parse_timeframe("1m")
+        < parse_timeframe("3m")
+        < parse_timeframe("4h")
+        < parse_timeframe("1d")
+    )
+    with pytest.raises(
+        UserError, match=r"unknown timeframe '2m': use one of 1m, 3m, 5m, 15m, 30m, 1h, 4h, 1d"
+    ):
         parse_timeframe("2m")

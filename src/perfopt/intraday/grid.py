@@ -118,7 +118,8 @@ def template_fields(template: str) -> list[str]:
     for _, field, _, _ in parsed:
         if field is None:
             continue
-        root = re.match(r"[^.\[]*", field).group(0)
+        # No attribute or index access ({symbol.lower}): a name must be a placeholder.
+        root = field
         if root not in PLACEHOLDERS:
             shown = "{" + field + "}"
             raise UserError(
