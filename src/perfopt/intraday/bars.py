@@ -76,7 +76,8 @@ def _garch_variance(z: np.ndarray) -> np.ndarray:
     omega = 1.0 - _GARCH_ALPHA - _GARCH_BETA
     h = np.empty(len(z))
     prev = 1.0
-    # A Python loop over floats: about 0.1 s per 100k bars, cheaper than a numba compile.
+    # A Python loop over floats: about 60 ms per 100k bars on the 2-core dev machine,
+    # cheaper than a numba compile or cache load (about 1.4 s there).
     for t, zt in enumerate((z * z).tolist()):
         h[t] = prev
         prev = omega + (_GARCH_ALPHA * zt + _GARCH_BETA) * prev

@@ -58,6 +58,10 @@ def resample(
     if len(ts) > 1 and np.any(np.diff(ts) <= 0):
         raise UserError("bar timestamps are not strictly increasing: sort them and drop duplicates")
     per_bin = tf.minutes // base_tf.minutes
+    if per_bin == 1:  # same length: every validated bar is a complete bar
+        same = bars.loc[:, list(BAR_COLUMNS)].reset_index(drop=True).copy()
+        same["timestamp"] = pd.DatetimeIndex(ts, tz="UTC").as_unit("ns")
+        return same
     bin_id = ts // tf.nanos
     if len(ts) == 0:
         starts = np.empty(0, dtype=np.int64)
