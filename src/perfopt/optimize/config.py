@@ -143,8 +143,8 @@ class OptimizeConfig:
             raise UserError(f"--study-name must be non-empty without '/', got {self.study_name!r}")
         if self.sampler == "nsga2":
             raise UserError(
-                "--sampler nsga2 is a multi-objective sampler and this objective has one value "
-                "(Sharpe); use tpe, random or cmaes"
+                "--sampler nsga2 needs a second objective, and this objective has one value "
+                "(the mean Sharpe); use tpe, random or cmaes"
             )
         if self.cv_folds < 2:
             raise UserError(f"--cv-folds must be at least 2, got {self.cv_folds}")
