@@ -216,6 +216,13 @@ class ProcessTreeSampler:
                     base=counters if self._first else _Counters(),
                     last=counters,
                 )
+            elif seen.samples < 3 and status != psutil.STATUS_ZOMBIE:
+                # Seen right after fork, a child may not have exec'd yet: look again.
+                try:
+                    seen.name = proc.name()
+                    seen.cmdline = _short_cmdline(proc, seen.name)
+                except psutil.Error:
+                    pass
             seen.last = counters
             seen.last_seen = now
             seen.samples += 1
