@@ -140,6 +140,8 @@ def _importing(v: _View) -> bool:
 # matches decides, and for that frame the first matching rule wins. Source-line rules
 # look only at the innermost Python frame, whose line names the C function it is in
 # (sqlite3's execute, time.sleep and numpy's ufuncs leave no Python frame of their own).
+# The source line is read from the file (linecache), so code run with `python -c`
+# (file "<string>") gets no line rules. The import rule looks at the whole stack.
 # A stack no rule matches is "Python compute" if it has Python frames, else "other".
 RULES: tuple[Rule, ...] = (
     Rule("other", "importing modules (any import frame on the stack)", _importing),
