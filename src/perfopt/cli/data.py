@@ -8,8 +8,14 @@ import json
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `data` command and its subcommands."""
-    from perfopt.data.synthetic import DEFAULT_END, DEFAULT_SEED, DEFAULT_START, DEFAULT_TICKERS
-    from perfopt.intraday.bars import DEFAULT_INTRADAY_DAYS, DEFAULT_INTRADAY_START
+    from perfopt.defaults import (
+        DEFAULT_END,
+        DEFAULT_INTRADAY_DAYS,
+        DEFAULT_INTRADAY_START,
+        DEFAULT_SEED,
+        DEFAULT_START,
+        DEFAULT_TICKERS,
+    )
 
     parser = subparsers.add_parser(
         "data",

@@ -6,12 +6,8 @@ import numpy as np
 import pandas as pd
 
 from perfopt.data.panel import Panel
+from perfopt.defaults import DEFAULT_END, DEFAULT_SEED, DEFAULT_START, DEFAULT_TICKERS
 from perfopt.errors import UserError
-
-DEFAULT_TICKERS = 500
-DEFAULT_START = "2023-02-06"
-DEFAULT_END = "2026-02-04"
-DEFAULT_SEED = 7
 
 
 def weekday_calendar(start: str, end: str) -> np.ndarray:

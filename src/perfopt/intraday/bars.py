@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perfopt.defaults import DEFAULT_INTRADAY_DAYS, DEFAULT_INTRADAY_START
 from perfopt.errors import UserError
 from perfopt.intraday.timeframes import Timeframe, parse_freq
 
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 
 BAR_COLUMNS: tuple[str, ...] = ("timestamp", "open", "high", "low", "close", "volume")
 INTRADAY_SUBDIR = "intraday"
-DEFAULT_INTRADAY_START = "2024-01-01"
-DEFAULT_INTRADAY_DAYS = 60
 DEFAULT_INTRADAY_SEED = 7
 MINUTES_PER_YEAR = 365 * 1440
 
