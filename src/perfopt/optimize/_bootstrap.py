@@ -88,6 +88,26 @@ def apply_caps(cap: int | None) -> None:
         numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
 
 
+@contextmanager
+def scoped_caps(cap: int | None) -> Iterator[None]:
+    """Cap this process's pools for a block, then restore them (in-process plans)."""
+    if cap is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with capped_environ(cap), threadpool_limits(limits=cap):
+        numba = sys.modules.get("numba")
+        before = numba.get_num_threads() if numba else None
+        if numba:
+            numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            if numba and before is not None:
+                numba.set_num_threads(before)
+
+
 def thread_pools() -> dict[str, int]:
     """Effective thread pools of this process: {library api: threads}, numba included."""
     from threadpoolctl import threadpool_info

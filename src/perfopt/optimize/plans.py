@@ -90,47 +90,47 @@ def run_in_process(
     deadline: float | None,
 ) -> PlanResult:
     """backtest and thread modes, and trial mode on in-memory storage (one process)."""
-    from perfopt.optimize._bootstrap import Interrupted, apply_caps, thread_pools
+    from perfopt.optimize._bootstrap import Interrupted, thread_pools
     from perfopt.optimize.objective import NonFiniteValue
     from perfopt.optimize.workers import build_objective
 
     result = PlanResult()
-    if cfg.mode != "thread":
-        apply_caps(cfg.thread_cap)
     pool = None
-    try:
-        if cfg.uses_pool:
-            pool, result.pool = open_window_pool(cfg, windows, tickers)
-        objective, evaluator = build_objective(cfg, windows, tickers, pool)
-        result.workers.append(
-            {
-                "index": 0,
-                "pid": os.getpid(),
-                "thread_pools": thread_pools(),
-                "load_s": evaluator.load_s if evaluator else None,
-                "warmup_s": evaluator.warmup_s if evaluator else None,
-            }
-        )
-        threads = cfg.n_jobs if cfg.mode == "thread" else 1
-        timeout = None if deadline is None else max(0.01, deadline - time.time())
-        start = time.perf_counter()
+    # Capped only while the plan runs: the caller's process gets its pools back.
+    with _bootstrap.scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
         try:
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=timeout,
-                n_jobs=threads,
-                catch=(NonFiniteValue,),
-                show_progress_bar=cfg.progress,
+            if cfg.uses_pool:
+                pool, result.pool = open_window_pool(cfg, windows, tickers)
+            objective, evaluator = build_objective(cfg, windows, tickers, pool)
+            result.workers.append(
+                {
+                    "index": 0,
+                    "pid": os.getpid(),
+                    "thread_pools": thread_pools(),
+                    "load_s": evaluator.load_s if evaluator else None,
+                    "warmup_s": evaluator.warmup_s if evaluator else None,
+                }
             )
-        except Interrupted:
-            result.interrupted = True
-        # Threads overlap, so the time they spent in the loop is threads x wall.
-        result.loop_s.append((time.perf_counter() - start) * threads)
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+            threads = cfg.n_jobs if cfg.mode == "thread" else 1
+            timeout = None if deadline is None else max(0.01, deadline - time.time())
+            start = time.perf_counter()
+            try:
+                study.optimize(
+                    objective,
+                    n_trials=remaining,
+                    timeout=timeout,
+                    n_jobs=threads,
+                    catch=(NonFiniteValue,),
+                    show_progress_bar=cfg.progress,
+                )
+            except Interrupted:
+                result.interrupted = True
+            # Threads overlap, so the time they spent in the loop is threads x wall.
+            result.loop_s.append((time.perf_counter() - start) * threads)
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
     result.interrupted = result.interrupted or _bootstrap.STOP.is_set()
     return result
 
