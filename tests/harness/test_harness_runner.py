@@ -175,3 +175,20 @@ def test_pyspy_watches_one_extra_untimed_run(toy: str, tmp_path: Path) -> None:
         assert len(executions(tmp_path)) == 2
         assert any("py-spy view off" in n for n in run.notes) and reason
     assert record["attribution"]["psutil"]
+
+
+def test_pyspy_attached_to_the_last_timed_run(toy: str, tmp_path: Path) -> None:
+    from perfopt.harness.views import pyspy_status
+
+    if not pyspy_status()[0]:
+        pytest.skip("py-spy cannot read processes here")
+    text = toy_spec(tmp_path, ["ok"]).replace(
+        "pyspy = false", "pyspy = true\npyspy_separate = false"
+    )
+    spec = parse_spec(text, "t.toml").with_overrides(repeats=2)
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    (record,) = load(run.results_path)
+    spy = record["attribution"]["pyspy"]
+    assert len(executions(tmp_path)) == 2  # no extra run
+    assert spy["attached_to_timed_run"] is True and spy["samples"] > 0
+    assert spy["run_seconds"] == record["repeats"][-1]

@@ -2,41 +2,47 @@
 
 Data flows one way: spec -> cells -> child process per cell (watched by the profiling
 views) -> results.jsonl -> target verdicts -> REPORT.md and plots. Workloads are reached
-only through `perfopt.harness.registry`. Importing this package stays light: the runner,
-report and plots import what they need when called.
+only through `perfopt.harness.registry`. Names below are imported on first use, so the
+cell's child process (`perfopt.harness.child`) pays only for what it needs.
 """
 
 from __future__ import annotations
 
-from perfopt.harness.cells import Cell, cell_id, expand
-from perfopt.harness.masking import mask_tree, mask_url
-from perfopt.harness.matrix import MatrixRun, run_matrix
-from perfopt.harness.registry import register_workload, unregister_workload, workloads
-from perfopt.harness.report import write_report
-from perfopt.harness.results import SCHEMA, load
-from perfopt.harness.spec import MatrixSpec, load_spec, parse_spec, preset_names
-from perfopt.harness.sweep import sweep_spec
-from perfopt.harness.targets import TARGETS, evaluate_all
+import importlib
+from typing import Any
 
-__all__ = [
-    "SCHEMA",
-    "TARGETS",
-    "Cell",
-    "MatrixRun",
-    "MatrixSpec",
-    "cell_id",
-    "evaluate_all",
-    "expand",
-    "load",
-    "load_spec",
-    "mask_tree",
-    "mask_url",
-    "parse_spec",
-    "preset_names",
-    "register_workload",
-    "run_matrix",
-    "sweep_spec",
-    "unregister_workload",
-    "workloads",
-    "write_report",
-]
+_EXPORTS = {
+    "SCHEMA": "perfopt.harness.results",
+    "load": "perfopt.harness.results",
+    "TARGETS": "perfopt.harness.targets",
+    "evaluate_all": "perfopt.harness.targets",
+    "Cell": "perfopt.harness.cells",
+    "cell_id": "perfopt.harness.cells",
+    "expand": "perfopt.harness.cells",
+    "mask_tree": "perfopt.harness.masking",
+    "mask_url": "perfopt.harness.masking",
+    "MatrixRun": "perfopt.harness.matrix",
+    "run_matrix": "perfopt.harness.matrix",
+    "register_workload": "perfopt.harness.registry",
+    "unregister_workload": "perfopt.harness.registry",
+    "workloads": "perfopt.harness.registry",
+    "write_report": "perfopt.harness.report",
+    "MatrixSpec": "perfopt.harness.spec",
+    "load_spec": "perfopt.harness.spec",
+    "parse_spec": "perfopt.harness.spec",
+    "preset_names": "perfopt.harness.spec",
+    "sweep_spec": "perfopt.harness.sweep",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'perfopt.harness' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -391,11 +391,15 @@ def _pyspy_text(spy: Mapping[str, Any]) -> str:
     lead = f"; top: {funcs[0].get('function')}" if funcs else ""
     run = spy.get("run_seconds")
     where = f"; separate run {_s(run)}" if isinstance(run, int | float) else ""
+    if spy.get("attached_to_timed_run"):
+        where = "; attached to a timed run"
     return f"{top} ({spy['samples']} samples{where}){lead}"
 
 
 def _pyspy_slowdown(c: Mapping[str, Any], spy: Mapping[str, Any]) -> str:
     run, timed = spy.get("run_seconds"), _median(c)
+    if spy.get("attached_to_timed_run"):
+        return ""
     if not isinstance(run, int | float) or not timed or run < 1.5 * timed:
         return ""
     return (

@@ -8,6 +8,7 @@ parameters, axes (the values to try), include/exclude rules and an optional base
     cell_timeout = 120     # seconds of measured run per repeat before the group is killed
     prepare_timeout = 600  # seconds for the untimed prepare step (data generation)
     pyspy = true           # py-spy view when available
+    pyspy_separate = true  # py-spy watches one extra untimed run (false: the last timed run)
     overhead = false       # measure the views' own overhead once per run
 
     [[grid]]
@@ -42,6 +43,7 @@ _TOP_KEYS = {
     "cell_timeout",
     "prepare_timeout",
     "pyspy",
+    "pyspy_separate",
     "overhead",
     "grid",
 }
@@ -74,6 +76,7 @@ class MatrixSpec:
     cell_timeout: float = 300.0
     prepare_timeout: float = 600.0
     pyspy: bool = True
+    pyspy_separate: bool = True
     overhead: bool = False
 
     def with_overrides(
@@ -149,6 +152,7 @@ def parse_spec(text: str, source: str) -> MatrixSpec:
         cell_timeout=_positive(data.get("cell_timeout", 300.0), source, "cell_timeout"),
         prepare_timeout=_positive(data.get("prepare_timeout", 600.0), source, "prepare_timeout"),
         pyspy=bool(data.get("pyspy", True)),
+        pyspy_separate=bool(data.get("pyspy_separate", True)),
         overhead=bool(data.get("overhead", False)),
     )
 
