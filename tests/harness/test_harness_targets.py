@@ -135,7 +135,7 @@ def test_chunk_loader_reduction() -> None:
     chunk = cell("train", {**common, "loader": "chunk"}, 9.7, info={"device": "cpu"}, epoch_s=9.7)
     v = evaluate(target("chunk-loader-59.9"), [per, chunk])
     assert v["verdict"] == FAIL and "3.0% less epoch_s" in v["measured"]
-    assert "data wait 3% of the per-sample epoch" in v["reason"]
+    assert "measured on CPU (data wait 3% of the per-sample epoch)" in v["reason"]
     fast = cell("train", {**common, "loader": "chunk"}, 3.0, info={"device": "cpu"}, epoch_s=3.0)
     assert evaluate(target("chunk-loader-59.9"), [per, fast])["verdict"] == PASS
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from perfopt.harness import results as results_mod
 from perfopt.harness.masking import mask_url
-from perfopt.harness.targets import evaluate_all
+from perfopt.harness.targets import TARGETS, evaluate_all
 
 SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean
 TINY_S = 0.001  # pyperf: a timing under 1 ms is too short to trust
-MAX_METRICS = 8
+MAX_METRICS = 10
 _IO_CATS = ("database IO", "file IO", "Optuna storage", "IPC and pickling")
 _COMPUTE_CATS = ("numeric compute", "Python compute")
 _DATA_STAGE_WORDS = ("load", "data", "read", "io", "storage", "wait", "fetch", "query")
@@ -318,8 +318,20 @@ def _fixed(members: Sequence[Mapping[str, Any]], varying: Sequence[str]) -> str:
 
 
 def _metric_keys(members: Sequence[Mapping[str, Any]]) -> list[str]:
-    keys = sorted({k for c in members for k in ((c.get("measurement") or {}).get("metrics") or {})})
-    return keys[:MAX_METRICS]
+    """Metrics worth a column: those targets judge, throughputs, times, then the rest."""
+    keys = {k for c in members for k in ((c.get("measurement") or {}).get("metrics") or {})}
+    judged = {p.metric for t in TARGETS for p in t.parts}
+
+    def rank(key: str) -> tuple[int, str]:
+        if key in judged:
+            return 0, key
+        if "_per_s" in key:
+            return 1, key
+        if key.endswith("_s") or "_s_" in key or "ratio" in key:
+            return 2, key
+        return 3, key
+
+    return sorted(keys, key=rank)[:MAX_METRICS]
 
 
 def _params_text(c: Mapping[str, Any], varying: Sequence[str], bare: bool = False) -> str:

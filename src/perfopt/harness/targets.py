@@ -396,6 +396,6 @@ def _cpu_note(part: Comparison, base: Mapping[str, Any], best: Mapping[str, Any]
         f" (data wait {100 * wait / epoch:.0f}% of the per-sample epoch)" if wait and epoch else ""
     )
     return (
-        f"; measured on CPU, where the training step dominates{share}: "
-        "the claim was made with a GPU-class training step"
+        f"; measured on CPU{share}: the claim was made with a GPU-class training step, "
+        "where the loader's share of the epoch differs"
     )
