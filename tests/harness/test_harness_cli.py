@@ -19,6 +19,12 @@ from perfopt.harness import load
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the cells' cache out of the checkout's runs/ folder."""
+    monkeypatch.setenv("PERFOPT_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def test_sweep_over_a_real_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = "import sys; print('PERFOPT_METRIC doubled=' + str(2 * {n})); sys.exit(1 if '{mode}' == 'bad' else 0)"
     out = tmp_path / "sweep"
