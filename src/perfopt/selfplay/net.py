@@ -80,7 +80,10 @@ class NetEvaluator:
             t0 = time.perf_counter()
             # dynamic=True: batch sizes vary (collisions, merged server batches).
             self.model = torch.compile(self.net, dynamic=True)
-            self(np.zeros((2, 3, SIZE, SIZE), dtype=np.int8))  # compile now, not inside a game
+            # Compile now, not inside a game: batch 1 (every root) gets its own graph
+            # (torch specializes sizes 0/1), 2 compiles the dynamic-batch graph.
+            for batch in (1, 2):
+                self(np.zeros((batch, 3, SIZE, SIZE), dtype=np.int8))
             self.compile_s = time.perf_counter() - t0
 
     def __call__(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -380,7 +380,9 @@ def _stop_all(procs: list[Any]) -> None:
         if p.is_alive():
             p.terminate()
             with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM only once continued
+                os.kill(
+                    p.pid, signal.SIGCONT
+                )  # a stopped process acts on SIGTERM only once continued
     deadline = time.monotonic() + 3.0
     for p in procs:
         p.join(max(0.0, deadline - time.monotonic()))
