@@ -90,3 +90,18 @@ def test_game_record_is_complete_and_replays(net_evaluator) -> None:
     np.testing.assert_allclose(r.policies.sum(axis=1), 1.0, rtol=1e-5)
     assert r.states.shape == (len(r.moves), 3, SIZE, SIZE)
     assert set(np.unique(r.outcomes)) <= {-1.0, 0.0, 1.0}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit internals during compile
+def test_compiled_network_matches_eager() -> None:
+    pytest.importorskip("torch")
+    from perfopt.selfplay.net import NetEvaluator, build_net
+
+    eager = NetEvaluator(build_net(seed=1, channels=8, blocks=1))
+    compiled = NetEvaluator(build_net(seed=1, channels=8, blocks=1), compile=True)
+    assert compiled.compile_s > 0
+    states = np.random.default_rng(0).integers(0, 2, size=(5, 3, SIZE, SIZE)).astype(np.int8)
+    for batch in (1, 5):
+        for a, b in zip(eager(states[:batch]), compiled(states[:batch]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
