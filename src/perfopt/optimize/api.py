@@ -13,6 +13,7 @@ from perfopt.errors import UserError
 from perfopt.optimize import _bootstrap
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.storages import StorageSpec, check_storage, open_storage, resolve_storage
+from perfopt.optimize.tasks import DailyTask, TrialTask
 from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
@@ -43,29 +44,16 @@ def load_universe(cfg: OptimizeConfig) -> tuple[tuple[str, ...], Any]:
     return tuple(tickers), calendar
 
 
-def fingerprint(cfg: OptimizeConfig, tickers: tuple[str, ...]) -> dict[str, Any]:
-    """What makes trial values comparable: data, universe, dates, windows, fee, space."""
-    return {
-        "data_dir": str(cfg.data_dir),
-        "tickers": len(tickers),
-        "start": cfg.start,
-        "end": cfg.end,
-        "cv": cfg.cv
-        if cfg.cv == "walk-forward"
-        else f"{cfg.cv}:{cfg.cv_folds}:{cfg.embargo_months}",
-        "fee": cfg.fee,
-        "nan_policy": cfg.nan_policy,
-    }
-
-
-def _open_study(cfg: OptimizeConfig, spec: StorageSpec, n_windows: int, fp: dict[str, Any]) -> Any:
+def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
     import optuna
 
-    from perfopt.optimize.studies import make_pruner, make_sampler, seed_for
+    from perfopt.optimize.studies import make_pruner, sampler_for, seed_for
 
     heartbeat = (
         (cfg.heartbeat_interval, cfg.heartbeat_grace)
-        if spec.supports_heartbeat and cfg.heartbeat_interval and cfg.uses_trial_processes
+        if spec.supports_heartbeat
+        and cfg.heartbeat_interval
+        and (cfg.uses_trial_processes or cfg.executor == "dask")
         else None
     )
     storage = open_storage(spec, heartbeat)
@@ -73,15 +61,22 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, n_windows: int, fp: dict
         study = optuna.create_study(
             study_name=cfg.study_name,
             storage=storage,
-            direction="maximize",
+            directions=list(task.directions),
             load_if_exists=True,
-            sampler=make_sampler(cfg.sampler, cfg.seed),
-            pruner=make_pruner(cfg.pruner, n_windows),
+            sampler=sampler_for(cfg, cfg.seed),
+            pruner=make_pruner(cfg.pruner, task.n_steps),
         )
     except optuna.exceptions.StorageInternalError as exc:
         raise UserError(
             f"storage {spec.masked} failed: {mask_url(str(exc.__cause__ or exc))}"
         ) from None
+    stored_dirs = [d.name.lower() for d in study.directions]
+    if stored_dirs != [d.lower() for d in task.directions]:
+        raise UserError(
+            f"study {cfg.study_name!r} in {spec.masked} optimizes {stored_dirs}, this run "
+            f"{list(task.directions)}; pick a new study name (or drop/add --multi-objective)"
+        )
+    fp = task.fingerprint()
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None:
         study.set_user_attr(FINGERPRINT_ATTR, fp)
@@ -94,54 +89,96 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, n_windows: int, fp: dict
             "resume it with the same ones or pick a new --study-name"
         )
     # The in-process plans need this process's sampler to be the seeded one.
-    study.sampler = make_sampler(cfg.sampler, seed_for(cfg.seed, 0, len(study.trials)))
+    study.sampler = sampler_for(cfg, seed_for(cfg.seed, 0, len(study.trials)))
     return study
+
+
+def prepare_storage(cfg: OptimizeConfig, spec: StorageSpec) -> list[str]:
+    """Check the storage for this run's plan or executor; return warnings."""
+    if cfg.executor == "dask":
+        from perfopt.optimize.dask_executor import check_dask_storage
+
+        return check_dask_storage(spec)
+    processes = cfg.n_jobs if cfg.uses_trial_processes else 1
+    return check_storage(spec, processes)
 
 
 def run_optimize(cfg: OptimizeConfig, summary_json: Path | None = None) -> dict[str, Any]:
     """Run (or resume) the study until it holds cfg.n_trials counted trials; return the summary."""
-    import optuna
-
     from perfopt.optimize.cv import build_windows
 
     cfg = cfg.validated()
+    if cfg.multi_objective:
+        raise UserError(
+            "--multi-objective needs a timeframe-grid run (--symbol and --timeframe-grid): "
+            "the daily objective has one value, the mean Sharpe"
+        )
     spec = resolve_storage(cfg.storage, cfg.storage_url_env, cfg.study_name)
-    in_process = not cfg.uses_trial_processes or spec.kind == "memory"
-    processes = cfg.n_jobs if cfg.uses_trial_processes else 1
-    warnings = check_storage(spec, processes)
+    warnings = prepare_storage(cfg, spec)
     tickers, calendar = load_universe(cfg)
     windows = tuple(
         build_windows(calendar, cfg.cv, cfg.start, cfg.end, cfg.cv_folds, cfg.embargo_months)
     )
+    summary = run_task(cfg, spec, DailyTask(cfg, windows, tickers), warnings)
+    summary["windows"] = [w.label for w in windows]
+    summary["tickers"] = len(tickers)
+    if summary_json is not None:
+        write_json(summary_json, summary)
+    return summary
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON with every URL in it masked."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mask_url(json.dumps(data, indent=2, default=str)) + "\n")
+
+
+def run_task(
+    cfg: OptimizeConfig,
+    spec: StorageSpec,
+    task: TrialTask,
+    warnings: list[str],
+    enqueue: tuple[dict[str, Any], ...] = (),
+    keep_study: list[Any] | None = None,
+) -> dict[str, Any]:
+    """Open or resume cfg.study_name, enqueue given parameters, run trials, summarize.
+
+    `cfg` must be validated. `enqueue` parameter sets run first (skipped when a trial
+    with the same parameters exists). The study object is appended to `keep_study`
+    when given (callers that write more outputs from it).
+    """
+    import optuna
+
     previous_verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(
         optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.ERROR
     )
     try:
-        summary = _run_study(cfg, spec, tickers, windows, in_process, warnings)
+        study = _open_study(cfg, spec, task)
+        for params in enqueue:
+            study.enqueue_trial(dict(params), skip_if_exists=True)
+        summary = _run_study(cfg, spec, task, study, warnings)
     finally:
         optuna.logging.set_verbosity(previous_verbosity)
-    if summary_json is not None:
-        path = Path(summary_json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(mask_url(json.dumps(summary, indent=2, default=str)) + "\n")
+    if keep_study is not None:
+        keep_study.append(study)
     return summary
 
 
 def _run_study(
     cfg: OptimizeConfig,
     spec: StorageSpec,
-    tickers: tuple[str, ...],
-    windows: tuple[Any, ...],
-    in_process: bool,
+    task: TrialTask,
+    study: Any,
     warnings: list[str],
 ) -> dict[str, Any]:
-    """Open or resume the study, run the plan, summarize."""
+    """Sweep stale trials, run the plan or executor, summarize."""
     from perfopt.optimize import plans
     from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
     from perfopt.optimize.summary import summarize
 
-    study = _open_study(cfg, spec, len(windows), fingerprint(cfg, tickers))
+    in_process = not cfg.uses_trial_processes or spec.kind == "memory"
     stale = stale_local_trials(study)
     if stale:
         log.warning(
@@ -159,11 +196,15 @@ def _run_study(
     try:
         if remaining <= 0:
             result = plans.PlanResult()
+        elif cfg.executor == "dask":
+            from perfopt.optimize.dask_executor import run_on_dask
+
+            result = run_on_dask(cfg, study, spec, task, first_number, deadline)
         elif in_process:
-            result = plans.run_in_process(cfg, study, windows, tickers, remaining, deadline)
+            result = plans.run_in_process(cfg, study, task, remaining, deadline)
         else:
             result = plans.run_trial_processes(
-                cfg, study, spec, windows, tickers, remaining, first_number, deadline,
+                cfg, study, spec, task, first_number, deadline,
                 progress=_progress_bar(cfg, remaining),
             )  # fmt: skip
     finally:
@@ -175,10 +216,7 @@ def _run_study(
             f"study {cfg.study_name!r} already holds {cfg.n_trials - remaining} counted trials "
             f">= --n-trials {cfg.n_trials}: nothing to run (raise --n-trials to continue)"
         )
-    summary = summarize(cfg, spec, study, first_number, wall, result, warnings)
-    summary["windows"] = [w.label for w in windows]
-    summary["tickers"] = len(tickers)
-    return summary
+    return summarize(cfg, spec, study, first_number, wall, result, warnings, task)
 
 
 def _progress_bar(cfg: OptimizeConfig, total: int) -> Any:

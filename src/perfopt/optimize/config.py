@@ -20,6 +20,10 @@ SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "hyperband", "asha")
 CV_KINDS = ("walk-forward", "purged-kfold")
 NAN_POLICIES = ("fail", "penalty")
+EXECUTORS = ("local", "dask")
+# (total_return, |max_drawdown|): perfopt.intraday.MULTI_OBJECTIVE_DIRECTIONS, kept here
+# because importing perfopt.intraday loads numpy (worker processes unpickle this first).
+MULTI_DIRECTIONS: tuple[str, str] = ("maximize", "minimize")
 DEFAULT_STORAGE_ENV = "OPTUNA_STORAGE_URL"
 # Above this many concurrent writers SQLite lock waits grow (seed section 4.1).
 SQLITE_WRITER_WARNING = 4
@@ -93,6 +97,13 @@ class OptimizeConfig:
     heartbeat_grace: int = 6
     progress: bool = False
     space: SearchSpace = field(default_factory=SearchSpace)
+    # Two objectives (timeframe-grid runs only): NSGA-II settings apply to --sampler nsga2.
+    multi_objective: bool = False
+    population_size: int = 50
+    crossover_prob: float = 0.9
+    # Where trials run: local processes/threads (the plans), or tasks on a Dask cluster.
+    executor: str = "local"
+    dask_scheduler: str | None = None
 
     @property
     def uses_trial_processes(self) -> bool:
@@ -122,6 +133,7 @@ class OptimizeConfig:
             ("--pruner", self.pruner, PRUNERS),
             ("--cv", self.cv, CV_KINDS),
             ("--nan-policy", self.nan_policy, NAN_POLICIES),
+            ("--executor", self.executor, EXECUTORS),
         ):
             if value not in allowed:
                 raise UserError(f"unknown {name} {value!r}; choose one of {', '.join(allowed)}")
@@ -141,11 +153,8 @@ class OptimizeConfig:
             raise UserError(f"--tickers must be at least 2 (a cross-section), got {self.n_tickers}")
         if not self.study_name or "/" in self.study_name:
             raise UserError(f"--study-name must be non-empty without '/', got {self.study_name!r}")
-        if self.sampler == "nsga2":
-            raise UserError(
-                "--sampler nsga2 needs a second objective, and this objective has one value "
-                "(the mean Sharpe); use tpe, random or cmaes"
-            )
+        self._check_search()
+        self._check_executor()
         if self.cv_folds < 2:
             raise UserError(f"--cv-folds must be at least 2, got {self.cv_folds}")
         if self.embargo_months < 0:
@@ -189,6 +198,48 @@ class OptimizeConfig:
             )
         return cfg
 
+    def _check_search(self) -> None:
+        if self.sampler == "nsga2" and not self.multi_objective:
+            raise UserError(
+                "--sampler nsga2 needs a second objective: add --multi-objective (timeframe-grid "
+                "runs), or use tpe, random or cmaes"
+            )
+        if self.multi_objective and self.sampler == "cmaes":
+            raise UserError("--sampler cmaes has one objective; with --multi-objective use nsga2")
+        if self.multi_objective and self.pruner != "none":
+            raise UserError(
+                f"--pruner {self.pruner}: Optuna prunes single-objective trials only; "
+                "drop --pruner or --multi-objective"
+            )
+        if self.population_size < 2:
+            raise UserError(f"--population-size must be at least 2, got {self.population_size}")
+        if not 0.0 <= self.crossover_prob <= 1.0:
+            raise UserError(f"--crossover-prob must be in [0, 1], got {self.crossover_prob}")
+
+    def _check_executor(self) -> None:
+        if self.executor == "local":
+            if self.dask_scheduler:
+                raise UserError("--dask-scheduler needs --executor dask")
+            return
+        if not self.dask_scheduler:
+            raise UserError(
+                "--executor dask needs --dask-scheduler tcp://HOST:PORT or local:N "
+                "(a local cluster of N worker processes)"
+            )
+        if self.mode != "trial":
+            raise UserError(
+                f"--parallel-mode {self.mode} runs on local processes; --executor dask runs "
+                "one trial per Dask worker task (use --parallel-mode trial)"
+            )
+        if self.n_jobs != 1:
+            raise UserError(
+                "--n-jobs sets local worker processes; with --executor dask the cluster's "
+                "workers run the trials (size a local cluster with --dask-scheduler local:N)"
+            )
+        from perfopt.optimize.dask_executor import parse_scheduler
+
+        parse_scheduler(self.dask_scheduler)
+
     def plan(self) -> dict[str, object]:
         """The parallel plan as plain values (for the summary)."""
         return {
@@ -203,6 +254,9 @@ class OptimizeConfig:
             "pruner": self.pruner,
             "cv": self.cv,
             "seed": self.seed,
+            "executor": self.executor,
+            "dask_scheduler": self.dask_scheduler,
+            "multi_objective": self.multi_objective,
         }
 
 

@@ -6,7 +6,7 @@ trial early (skipped under --pruner none: each report is a storage write). A NaN
 `--nan-policy fail` the trial ends FAIL with the reason in user attribute `fail_reason`;
 under `penalty` it takes `--nan-penalty` and records why in `penalized`.
 
-User attributes of every trial: `worker_pid` (set first, so a dead worker's trial can
+User attributes of every trial: `worker_pid` and `worker_host` (set first, so a dead worker's trial can
 be found), `timers` {data, signals, returns, metrics, total, optuna} in seconds and
 `windows` (per-window values). `total` is the objective's own time without the Optuna
 calls it makes (suggest, report, should_prune, user attributes), which are `optuna`:
@@ -25,6 +25,7 @@ from perfopt.optimize._bootstrap import Interrupted, check_stop
 from perfopt.optimize.config import SearchSpace, Window
 from perfopt.optimize.evaluate import WindowEvaluator, evaluate_window_task
 from perfopt.optimize.strategy import StrategyParams
+from perfopt.optimize.studies import mark_worker
 
 try:
     from perfopt.profiling import StageTimer
@@ -111,7 +112,7 @@ class Objective:
             finally:
                 optuna_s += time.perf_counter() - t
 
-        call(trial.set_user_attr, "worker_pid", os.getpid())
+        call(mark_worker, trial)
         params = call(suggest, trial, self.space, self.n_tickers)
         stages = dict.fromkeys(STAGES, 0.0)
         values: list[float] = []

@@ -7,12 +7,16 @@
 | hybrid   | n_jobs worker processes                  | a pool of bt_workers each   |
 | thread   | Optuna's n_jobs threads in this process  | in the thread               |
 
-A plan returns a `PlanResult`; it never prints. The supervisor of the process plans
-watches its workers: a worker killed by a signal loses its trial, which ends FAIL
-(Optuna's heartbeat on RDB storages; the supervisor itself on journal storage, which
-has no heartbeat in Optuna 5.0) and is retried once, its reservation goes back to the
-pool of slots and a replacement worker starts, so the study still reaches n_trials.
-SIGINT stops every worker after its current window; the study stays consistent.
+A plan runs a `TrialTask` (perfopt.optimize.tasks: the daily objective or an
+intraday pair) and returns a `PlanResult`; it never prints. Every plan stops at
+exactly --n-trials counted trials in the study, counted in the storage
+(perfopt.optimize.quota), so independent runs sharing a storage stop together.
+
+The supervisor of the process plans watches its workers: a worker killed by a signal
+loses its trial, which ends FAIL (Optuna's heartbeat on RDB storages; the supervisor
+itself on journal storage, which has no heartbeat in Optuna 5.0) and is retried once,
+and a replacement worker starts, so the study still reaches n_trials. SIGINT stops
+every worker after its current window; the study stays consistent.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from perfopt.errors import PerfoptError
 from perfopt.optimize import _bootstrap
 from perfopt.optimize.config import OptimizeConfig, Window
 from perfopt.optimize.storages import StorageSpec
+from perfopt.optimize.tasks import TrialTask
 from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ class PlanResult:
     failed_by_supervisor: list[int] = field(default_factory=list)
     interrupted: bool = False
     pool: dict[str, Any] | None = None
+    dask: dict[str, Any] | None = None  # executor details: cluster, tasks, lost workers
 
 
 def open_window_pool(
@@ -84,45 +90,46 @@ def open_window_pool(
 def run_in_process(
     cfg: OptimizeConfig,
     study: Any,
-    windows: tuple[Window, ...],
-    tickers: tuple[str, ...],
+    task: TrialTask,
     remaining: int,
     deadline: float | None,
 ) -> PlanResult:
     """backtest and thread modes, and trial mode on in-memory storage (one process)."""
     from perfopt.optimize._bootstrap import Interrupted, thread_pools
     from perfopt.optimize.objective import NonFiniteValue
-    from perfopt.optimize.workers import build_objective
+    from perfopt.optimize.quota import QuotaObjective, SurplusTrial, TrialQuota, run_until_quota
 
     result = PlanResult()
     pool = None
+    quota = TrialQuota(cfg.n_trials)
     # Capped only while the plan runs: the caller's process gets its pools back.
     with _bootstrap.scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
         try:
             if cfg.uses_pool:
-                pool, result.pool = open_window_pool(cfg, windows, tickers)
-            objective, evaluator = build_objective(cfg, windows, tickers, pool)
+                pool, result.pool = task.open_pool(cfg)
+            objective, info = task.build(cfg, pool)
             result.workers.append(
-                {
-                    "index": 0,
-                    "pid": os.getpid(),
-                    "thread_pools": thread_pools(),
-                    "load_s": evaluator.load_s if evaluator else None,
-                    "warmup_s": evaluator.warmup_s if evaluator else None,
-                }
+                {"index": 0, "pid": os.getpid(), "thread_pools": thread_pools(), **info}
             )
             threads = cfg.n_jobs if cfg.mode == "thread" else 1
-            timeout = None if deadline is None else max(0.01, deadline - time.time())
             start = time.perf_counter()
             try:
-                study.optimize(
-                    objective,
-                    n_trials=remaining,
-                    timeout=timeout,
-                    n_jobs=threads,
-                    catch=(NonFiniteValue,),
-                    show_progress_bar=cfg.progress,
-                )
+                if cfg.mode == "thread":
+                    # Optuna's threads: the quota's surplus check still keeps the count exact.
+                    timeout = None if deadline is None else max(0.01, deadline - time.time())
+                    study.optimize(
+                        QuotaObjective(objective, quota),
+                        n_trials=remaining,
+                        timeout=timeout,
+                        n_jobs=threads,
+                        catch=(NonFiniteValue, SurplusTrial),
+                        show_progress_bar=cfg.progress,
+                    )
+                else:
+                    run_until_quota(
+                        study, objective, quota, catch=(NonFiniteValue,), deadline=deadline,
+                        should_stop=_bootstrap.STOP.is_set,
+                    )  # fmt: skip
             except Interrupted:
                 result.interrupted = True
             # Threads overlap, so the time they spent in the loop is threads x wall.
@@ -139,9 +146,7 @@ def run_trial_processes(
     cfg: OptimizeConfig,
     study: Any,
     spec: StorageSpec,
-    windows: tuple[Window, ...],
-    tickers: tuple[str, ...],
-    remaining: int,
+    task: TrialTask,
     n_existing: int,
     deadline: float | None,
     progress: Any = None,
@@ -150,11 +155,10 @@ def run_trial_processes(
     import optuna
 
     from perfopt.optimize.studies import fail_trials, running_trials_of
-    from perfopt.optimize.workers import Slots, WorkerArgs
+    from perfopt.optimize.workers import WorkerArgs
 
     optuna_verbosity = optuna.logging.get_verbosity()
     ctx = multiprocessing.get_context(cfg.start_method)
-    slots = Slots(ctx, remaining)
     done = ctx.Value("i", 0)
     heartbeat = (
         (cfg.heartbeat_interval, cfg.heartbeat_grace)
@@ -172,7 +176,7 @@ def run_trial_processes(
     def start_worker() -> None:
         nonlocal next_index
         args = WorkerArgs(
-            next_index, cfg, spec, windows, tickers, n_existing, slots, done,
+            next_index, cfg, spec, task, n_existing, done,
             report_dir, time.time(), deadline, heartbeat, optuna_verbosity,
         )  # fmt: skip
         with _bootstrap.capped_environ(cfg.thread_cap):
@@ -222,14 +226,12 @@ def run_trial_processes(
                 result.lost_workers.append(lost)
                 if stopping_since is None:
                     pending_lost.append((proc.pid, time.monotonic()))
-            # Settle each dead worker's trial, then return its slot and replace it.
+            # Settle each dead worker's trial, then replace the worker.
             for pid, died in list(pending_lost):
                 running = running_trials_of(study, [pid])
                 if running and heartbeat and stopping_since is None:
                     # Optuna's heartbeat fails it (and enqueues the retry) once the grace
                     # period passes; any worker starting a trial checks, and so do we.
-                    import optuna
-
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                         optuna.storages.fail_stale_trials(study)
@@ -241,7 +243,6 @@ def run_trial_processes(
                     )
                 pending_lost.remove((pid, died))
                 if stopping_since is None:
-                    slots.give_back()
                     if len(result.lost_workers) <= max_replacements:
                         start_worker()
                     else:

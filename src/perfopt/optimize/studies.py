@@ -4,17 +4,36 @@ Which trials count toward `--n-trials`: COMPLETE, PRUNED, and FAIL trials that t
 objective failed on purpose (a `fail_reason`, e.g. a NaN Sharpe). A FAIL trial without
 one was lost to the infrastructure (a killed worker failed by the heartbeat or by the
 supervisor, a crash) or interrupted by Ctrl-C: it does not count, and a killed worker's
-trial is retried once with the same parameters.
+trial is retried once with the same parameters. Surplus trials (see
+`perfopt.optimize.quota`) end FAIL with a `surplus` attribute and do not count either.
+
+Objectives record `worker_pid` and `worker_host` on every trial: pid liveness means
+something only on the host that ran the worker (Dask workers and independent runs may
+sit on other machines), so the stale-trial sweep looks at this host's trials only.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+HOST = socket.gethostname()
+
+
+def mark_worker(trial: Any) -> None:
+    """Record which process on which host runs the trial (first thing a trial does)."""
+    trial.set_user_attr("worker_pid", os.getpid())
+    trial.set_user_attr("worker_host", HOST)
+
+
+def _on_this_host(trial: Any) -> bool:
+    # Trials written before the host attribute existed were local.
+    return trial.user_attrs.get("worker_host", HOST) == HOST
 
 
 def seed_for(seed: int, worker_index: int, n_existing: int) -> int:
@@ -28,8 +47,10 @@ def seed_for(seed: int, worker_index: int, n_existing: int) -> int:
     return int(state[0])
 
 
-def make_sampler(name: str, seed: int) -> Any:
-    """The named Optuna sampler, seeded."""
+def make_sampler(
+    name: str, seed: int, population_size: int = 50, crossover_prob: float = 0.9
+) -> Any:
+    """The named Optuna sampler, seeded (population and crossover apply to nsga2)."""
     import optuna
 
     from perfopt.errors import UserError
@@ -44,7 +65,16 @@ def make_sampler(name: str, seed: int) -> Any:
         except ImportError:
             raise UserError("--sampler cmaes needs the cmaes package: pip install cmaes") from None
         return optuna.samplers.CmaEsSampler(seed=seed)
-    raise UserError(f"unknown --sampler {name!r}; choose tpe, random or cmaes")
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(
+            seed=seed, population_size=population_size, crossover_prob=crossover_prob
+        )
+    raise UserError(f"unknown --sampler {name!r}; choose tpe, random, cmaes or nsga2")
+
+
+def sampler_for(cfg: Any, seed: int) -> Any:
+    """The sampler an OptimizeConfig names, seeded."""
+    return make_sampler(cfg.sampler, seed, cfg.population_size, cfg.crossover_prob)
 
 
 def make_pruner(name: str, n_windows: int) -> Any:
@@ -86,14 +116,14 @@ def counted_trials(study: Any) -> int:
 
 
 def running_trials_of(study: Any, pids: Iterable[int]) -> list[Any]:
-    """RUNNING trials whose worker_pid is one of `pids`."""
+    """RUNNING trials of this host whose worker_pid is one of `pids`."""
     from optuna.trial import TrialState
 
     wanted = set(pids)
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if t.user_attrs.get("worker_pid") in wanted
+        if t.user_attrs.get("worker_pid") in wanted and _on_this_host(t)
     ]
 
 
@@ -118,13 +148,18 @@ def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
 
 
 def stale_local_trials(study: Any) -> list[Any]:
-    """RUNNING trials whose worker_pid is no live process here (left by a killed run)."""
+    """RUNNING trials of this host whose worker_pid is no live process (a killed run's)."""
     import psutil
     from optuna.trial import TrialState
 
     stale = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         pid = t.user_attrs.get("worker_pid")
-        if isinstance(pid, int) and pid != os.getpid() and not psutil.pid_exists(pid):
+        if (
+            isinstance(pid, int)
+            and pid != os.getpid()
+            and _on_this_host(t)
+            and not psutil.pid_exists(pid)
+        ):
             stale.append(t)
     return stale

@@ -35,8 +35,13 @@ def summarize(
     wall_s: float,
     plan: PlanResult,
     warnings: list[str],
+    task: Any = None,
 ) -> dict[str, Any]:
-    """The run's summary as JSON-ready values (URLs masked)."""
+    """The run's summary as JSON-ready values (URLs masked).
+
+    `best` is the best trial of a single-objective study, `pareto_front` the trials on
+    the Pareto front (`study.best_trials`) of a multi-objective one.
+    """
     from optuna.trial import TrialState
 
     from perfopt.optimize.studies import counted_trials, counts_toward_target
@@ -51,8 +56,10 @@ def summarize(
             t.state == TrialState.FAIL
             and not counts_toward_target(t)
             and not t.user_attrs.get("interrupted")
+            and "surplus" not in t.user_attrs
             for t in trials
         ),
+        "surplus": sum("surplus" in t.user_attrs for t in trials),
         "interrupted": sum(bool(t.user_attrs.get("interrupted")) for t in trials),
         "waiting": sum(t.state == TrialState.WAITING for t in trials),
         "running": sum(t.state == TrialState.RUNNING for t in trials),
@@ -66,17 +73,15 @@ def summarize(
     }
     loop_total = sum(plan.loop_s)
     storage_s = (loop_total - stage_sums["total"]) / len(timed) if timed and plan.loop_s else None
-    best = None
-    completed = [t for t in finished if t.state == TrialState.COMPLETE]
-    if completed:
-        top = max(completed, key=lambda t: t.value)
-        best = {"number": top.number, "value": top.value, "params": top.params}
+    best, pareto = best_of(study)
     thread_pools = {str(w.get("pid")): w.get("thread_pools") for w in plan.workers}
     if plan.pool:
         for pid, info in plan.pool.get("workers", {}).items():
             thread_pools[pid] = info.get("thread_pools")
     return {
         "study": cfg.study_name,
+        "task": task.label if task is not None else None,
+        "directions": [d.name.lower() for d in study.directions],
         "storage": spec.describe(),
         "plan": cfg.plan(),
         "n_trials": cfg.n_trials,
@@ -104,8 +109,24 @@ def summarize(
         "failed_by_supervisor": plan.failed_by_supervisor,
         "interrupted": plan.interrupted,
         "best": best,
+        "pareto_front": pareto,
+        "dask": plan.dask,
         "warnings": [mask_url(w) for w in warnings],
     }
+
+
+def best_of(study: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """(best trial, None) of a single-objective study; (None, Pareto front) otherwise."""
+    from optuna.trial import TrialState
+
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not completed:
+        return None, [] if len(study.directions) > 1 else None
+    if len(study.directions) > 1:
+        front = sorted(study.best_trials, key=lambda t: t.number)
+        return None, [{"number": t.number, "values": t.values, "params": t.params} for t in front]
+    top = study.best_trial
+    return {"number": top.number, "value": top.value, "params": top.params}, None
 
 
 def _fmt(x: float | None, unit: str = "s") -> str:
@@ -128,6 +149,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"trials this run: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed"
         + (f", {c['lost']} lost to dead workers" if c["lost"] else "")
         + (f", {c['interrupted']} interrupted" if c["interrupted"] else "")
+        + (
+            f", {c['surplus']} surplus (another process took the last place)"
+            if c.get("surplus")
+            else ""
+        )
         + f"; study total {summary['study_counted_trials']}/{summary['n_trials']}",
         f"wall {_fmt(summary['wall_s'])}, {summary['trials_per_s']:.3g} trials/s; trial time "
         f"mean {_fmt(summary['trial_s']['mean'])}, p50 {_fmt(summary['trial_s']['p50'])}, "
@@ -142,6 +168,15 @@ def format_summary(summary: dict[str, Any]) -> str:
             for pid, pools in summary["thread_pools"].items()
         ),
     ]
+    if summary.get("pareto_front"):
+        front = summary["pareto_front"]
+        lines.append(
+            f"Pareto front: {len(front)} trial(s); "
+            + "; ".join(
+                f"#{t['number']} ({', '.join(f'{v:.4g}' for v in t['values'])})" for t in front[:5]
+            )
+            + (" ..." if len(front) > 5 else "")
+        )
     if summary["best"]:
         b = summary["best"]
         params = ", ".join(

@@ -1,11 +1,10 @@
-"""Trial worker processes (trial and hybrid modes) and their shared slot counter.
+"""Trial worker processes (trial and hybrid modes).
 
-Each worker loads the study from the shared storage and runs `study.optimize` with
-its own sampler, seeded from --seed and its worker index. Stopping at exactly
-`n_trials` across processes needs a reservation before each trial (a callback that
-only looks at the count after a trial overshoots when workers finish together): a
-worker takes a slot from a shared counter before its first trial and after each one,
-and stops when none is left. The supervisor returns the slot of a worker that died.
+Each worker loads the study from the shared storage and runs trials with its own
+sampler, seeded from --seed and its worker index, until the study holds --n-trials
+counted trials. The count comes from the storage (`perfopt.optimize.quota`), so
+workers of this run, of other runs on this host and of runs on other hosts together
+stop at exactly --n-trials; a shared counter would only hold within one run.
 
 A worker writes `worker-<index>.json` (pid, ready time, thread pools, loop time, error)
 into the run's report folder; a SIGKILLed worker writes nothing more, which is fine.
@@ -23,31 +22,7 @@ from typing import Any
 
 from perfopt.optimize.config import OptimizeConfig, Window
 from perfopt.optimize.storages import StorageSpec
-
-
-class Slots:
-    """A counter shared by processes: trials that may still start in this run."""
-
-    def __init__(self, ctx: Any, n: int) -> None:
-        self._value = ctx.Value("i", n)
-
-    def take(self) -> bool:
-        """Reserve one trial; False when none is left."""
-        with self._value.get_lock():
-            if self._value.value <= 0:
-                return False
-            self._value.value -= 1
-            return True
-
-    def give_back(self, n: int = 1) -> None:
-        """Return reservations (a dead worker's)."""
-        with self._value.get_lock():
-            self._value.value += n
-
-    @property
-    def left(self) -> int:
-        """Reservations still available."""
-        return int(self._value.value)
+from perfopt.optimize.tasks import TrialTask
 
 
 @dataclass
@@ -57,10 +32,8 @@ class WorkerArgs:
     index: int
     cfg: OptimizeConfig
     storage: StorageSpec
-    windows: tuple[Window, ...]
-    tickers: tuple[str, ...]
+    task: TrialTask
     n_existing: int
-    slots: Slots
     done: Any  # multiprocessing Value('i'): counted trials finished in this run
     report_dir: Path
     started_at: float  # time.time() in the parent just before start()
@@ -74,22 +47,17 @@ class WorkerArgs:
         return self.cfg.thread_cap
 
 
-class SlotCallback:
-    """After each trial: count it, then reserve the next one or stop the study."""
+def done_counter(done: Any) -> Any:
+    """An on_trial callback adding counted trials to a shared Value."""
 
-    def __init__(self, slots: Slots, done: Any) -> None:
-        self.slots = slots
-        self.done = done
-
-    def __call__(self, study: Any, trial: Any) -> None:
-        from perfopt.optimize._bootstrap import STOP
+    def count(trial: Any) -> None:
         from perfopt.optimize.studies import counts_toward_target
 
         if counts_toward_target(trial):
-            with self.done.get_lock():
-                self.done.value += 1
-        if STOP.is_set() or not self.slots.take():
-            study.stop()
+            with done.get_lock():
+                done.value += 1
+
+    return count
 
 
 def write_report(report_dir: Path, index: int, report: dict[str, Any]) -> None:
@@ -126,50 +94,48 @@ def build_objective(
 
 
 def trial_worker_main(args: WorkerArgs) -> None:
-    """Run trials of the shared study until the slots, the deadline or SIGINT end it."""
+    """Run trials of the shared study until the quota, the deadline or SIGINT end it."""
     import optuna
 
-    from perfopt.optimize._bootstrap import Interrupted, thread_pools
+    from perfopt.optimize._bootstrap import STOP, Interrupted, thread_pools
     from perfopt.optimize.objective import NonFiniteValue
-    from perfopt.optimize.plans import open_window_pool
+    from perfopt.optimize.quota import TrialQuota, run_until_quota
     from perfopt.optimize.storages import open_storage
-    from perfopt.optimize.studies import make_pruner, make_sampler, seed_for
+    from perfopt.optimize.studies import make_pruner, sampler_for, seed_for
 
     # Failed and interrupted trials are in the summary; Optuna's tracebacks add only noise.
     optuna.logging.set_verbosity(args.optuna_verbosity)
-    cfg = args.cfg
+    cfg, task = args.cfg, args.task
     report: dict[str, Any] = {"index": args.index, "pid": os.getpid()}
     pool = None
     try:
-        pool, pool_info = (
-            open_window_pool(cfg, args.windows, args.tickers) if cfg.uses_pool else (None, None)
-        )
-        objective, evaluator = build_objective(cfg, args.windows, args.tickers, pool)
+        pool, pool_info = task.open_pool(cfg) if cfg.uses_pool else (None, None)
+        objective, info = task.build(cfg, pool)
         storage = open_storage(args.storage, args.heartbeat)
         study = optuna.load_study(
             study_name=cfg.study_name,
             storage=storage,
-            sampler=make_sampler(cfg.sampler, seed_for(cfg.seed, args.index, args.n_existing)),
-            pruner=make_pruner(cfg.pruner, len(args.windows)),
+            sampler=sampler_for(cfg, seed_for(cfg.seed, args.index, args.n_existing)),
+            pruner=make_pruner(cfg.pruner, task.n_steps),
         )
         report.update(
             ready_s=time.time() - args.started_at,
             thread_pools=thread_pools(),
             pool=pool_info,
-            load_s=evaluator.load_s if evaluator else None,
-            warmup_s=evaluator.warmup_s if evaluator else None,
+            **info,
         )
         write_report(args.report_dir, args.index, report)
-        if not args.slots.take():
-            return
-        timeout = None if args.deadline is None else max(0.01, args.deadline - time.time())
         loop_start = time.perf_counter()
         try:
-            study.optimize(
+            report["quota"] = run_until_quota(
+                study,
                 objective,
-                timeout=timeout,
+                TrialQuota(cfg.n_trials),
                 catch=(NonFiniteValue,),
-                callbacks=[SlotCallback(args.slots, args.done)],
+                deadline=args.deadline,
+                should_stop=STOP.is_set,
+                on_trial=done_counter(args.done),
+                orphan_after_s=_orphan_after(cfg),
             )
         except Interrupted:
             report["interrupted"] = True
@@ -184,3 +150,8 @@ def trial_worker_main(args: WorkerArgs) -> None:
         if pool is not None:
             pool.terminate()
             pool.join()
+
+
+def _orphan_after(cfg: OptimizeConfig) -> float:
+    """Seconds a waiting worker gives a supervisor or heartbeat before failing dead trials."""
+    return float(max(10, 2 * cfg.heartbeat_grace + 5 * cfg.heartbeat_interval))
