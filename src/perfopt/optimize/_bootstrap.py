@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 CAP_VARIABLES = (
@@ -84,8 +85,7 @@ def apply_caps(cap: int | None) -> None:
 
         _LIMITS.append(threadpool_limits(limits=cap))
     if "numba" in sys.modules:
-        numba = sys.modules["numba"]
-        numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
+        _cap_numba(sys.modules["numba"], cap)
 
 
 @contextmanager
@@ -96,16 +96,23 @@ def scoped_caps(cap: int | None) -> Iterator[None]:
         return
     from threadpoolctl import threadpool_limits
 
+    numba = sys.modules.get("numba")
+    # A numba pool that does not run yet must not be started by asking about it: let
+    # the capped environment size it should this block start it.
+    running = numba is not None and _numba_launched()
     with capped_environ(cap), threadpool_limits(limits=cap):
-        numba = sys.modules.get("numba")
-        before = numba.get_num_threads() if numba else None
-        if numba:
+        if numba is not None and not running:
+            numba.config.reload_config()
+        before = numba.get_num_threads() if running else None
+        if running:
             numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
         try:
             yield
         finally:
-            if numba and before is not None:
+            if before is not None:
                 numba.set_num_threads(before)
+    if numba is not None and not running:
+        numba.config.reload_config()  # the environment is restored: so is the config
 
 
 def thread_pools() -> dict[str, int]:
@@ -116,8 +123,35 @@ def thread_pools() -> dict[str, int]:
     for info in threadpool_info():
         pools[f"{info['user_api']}:{info['internal_api']}"] = int(info["num_threads"])
     if "numba" in sys.modules:
-        pools["numba"] = int(sys.modules["numba"].get_num_threads())
+        pools["numba"] = _numba_threads(sys.modules["numba"])
     return pools
+
+
+def _numba_launched() -> bool:
+    """Whether numba's parallel thread pool has started in this process."""
+    from numba.np.ufunc import parallel
+
+    return bool(getattr(parallel, "_is_initialized", False))
+
+
+def _cap_numba(numba: ModuleType, cap: int) -> None:
+    """Cap numba's pool without starting it.
+
+    `numba.set_num_threads` (and `get_num_threads`) launch the threading layer, which
+    loads an OpenMP runtime sized by the NUMBA_NUM_THREADS numba read at import: in a
+    forked child that is the parent's value. So: re-read the (capped) environment, and
+    only touch a pool that already runs.
+    """
+    numba.config.reload_config()
+    if _numba_launched():
+        numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
+
+
+def _numba_threads(numba: ModuleType) -> int:
+    """Threads numba's pool uses, or would start with, without launching it."""
+    if _numba_launched():
+        return int(numba.get_num_threads())
+    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 def die_with_parent(signum: int) -> None:
