@@ -83,6 +83,7 @@ def test_missing_pyspy_is_reported_once_and_psutil_view_goes_on(
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # no py-spy (and nothing else) on PATH
+    monkeypatch.setenv("PERFOPT_PYSPY", "")  # and none beside the interpreter either
     monkeypatch.setattr(pyspy_module, "_warned", set())
     assert shutil.which("py-spy") is None
     caplog.set_level(logging.WARNING, logger="perfopt.profiling")

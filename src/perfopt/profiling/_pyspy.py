@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,30 @@ def _permission_check(exe: str) -> str | None:
     return None
 
 
+def find_pyspy() -> str | None:
+    """Return the py-spy executable: $PERFOPT_PYSPY, else PATH, else beside this Python.
+
+    The last place matters for `.venv/bin/perfopt` run without activating the venv:
+    pip put py-spy in that same bin folder, which is then not on PATH.
+    """
+    if "PERFOPT_PYSPY" in os.environ:
+        explicit = os.environ["PERFOPT_PYSPY"]
+        return explicit if explicit and os.access(explicit, os.X_OK) else None
+    beside = os.path.dirname(sys.executable)
+    return shutil.which("py-spy") or shutil.which("py-spy", path=beside)
+
+
 def pyspy_available() -> tuple[bool, str | None]:
-    """Return (True, None) if py-spy is on PATH and may read processes, else (False, why).
+    """Return (True, None) if py-spy is found and may read processes, else (False, why).
 
     The first failure for each reason is logged once as a warning.
     """
-    exe = shutil.which("py-spy")
+    exe = find_pyspy()
     if exe is None:
-        reason = "py-spy not found on PATH (install it with `pip install py-spy`)"
+        reason = (
+            "py-spy not found on PATH, beside this Python or in $PERFOPT_PYSPY "
+            "(install it with `pip install py-spy`)"
+        )
     else:
         reason = _permission_check(exe)
     if reason is not None:
@@ -133,7 +150,7 @@ class PySpyRecorder:
             self._reason = reason
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        exe = shutil.which("py-spy") or "py-spy"
+        exe = find_pyspy() or "py-spy"
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 self.command(exe),
