@@ -1,4 +1,9 @@
-"""`perfopt optimize`: an Optuna search over the monthly selection strategy, parallel plans."""
+"""`perfopt optimize`: Optuna searches, daily cross-sectional or a timeframe grid.
+
+Two modes, chosen by the flags: without --symbol/--timeframe-grid the daily
+cross-sectional strategy (prices.sqlite panel); with them one intraday study per
+LTF@HTF pair. Flags of one mode are refused in the other, before any work starts.
+"""
 
 from __future__ import annotations
 
@@ -10,40 +15,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `optimize` subcommand (optuna and numpy are imported only when it runs)."""
     p = subparsers.add_parser(
         "optimize",
-        help="Optuna search over the monthly cross-sectional strategy (trial/backtest/hybrid plans)",
+        help="Optuna search: daily cross-sectional strategy, or one intraday study per "
+        "LTF@HTF pair (--symbol --timeframe-grid)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Search momentum/volatility/RSI weights, lookbacks and top K of a monthly "
-            "cross-sectional strategy with Optuna. Each trial backtests every window "
-            "(walk-forward years or purged k-fold) and records stage timers; the run ends "
-            "with a summary of trials/s, trial-time percentiles, IO ratio and thread pools. "
-            "An existing study with the same name resumes until it holds --n-trials."
+            "Two modes.\n\n"
+            "DAILY (default): search momentum/volatility/RSI weights, lookbacks and top K of\n"
+            "a monthly cross-sectional strategy over --data/prices.sqlite. Each trial\n"
+            "backtests every window (walk-forward years or purged k-fold).\n"
+            "  perfopt optimize --data DIR --n-trials 100 --n-jobs 2\n\n"
+            "TIMEFRAME GRID (--symbol and --timeframe-grid): one study per LTF@HTF pair of\n"
+            "one symbol's intraday bars (from `perfopt data generate --freq 1min`): LTF\n"
+            "signals, HTF trend filter; outputs in reports/<timestamp>_<symbol>_<ltf>_<htf>/\n"
+            "and a grid summary table.\n"
+            "  perfopt optimize --data DIR --symbol BTCUSDT --timeframe-grid 1m@15m,5m@1h \\\n"
+            "      --n-trials 1000 --n-jobs 2 [--multi-objective] [--resume-from FILE]\n\n"
+            "Both modes: trials record stage timers and the run ends with trials/s, trial-time\n"
+            "percentiles and IO ratio. A study is resumed until it holds --n-trials counted\n"
+            "trials, counted in the storage: independent runs (other shells, hosts, a job\n"
+            "array) with the same study name and storage together finish exactly --n-trials.\n"
+            "--executor dask runs the trials on a Dask cluster instead of local processes."
         ),
     )
-    p.add_argument(
+    common = p.add_argument_group("both modes")
+    daily = p.add_argument_group("daily mode only")
+    grid = p.add_argument_group("timeframe-grid mode only (--symbol and --timeframe-grid)")
+    dask = p.add_argument_group("executor")
+    common.add_argument(
         "--data",
         type=Path,
         required=True,
         metavar="DIR",
-        help="data folder with prices.sqlite (from `perfopt data generate`)",
+        help="data folder (from `perfopt data generate`): prices.sqlite for daily runs, "
+        "intraday/<symbol>_1min.parquet for grid runs",
     )
-    p.add_argument("--start", default="2021-01-01", help="first day evaluated (default 2021-01-01)")
-    p.add_argument("--end", default="2024-12-31", help="last day evaluated (default 2024-12-31)")
-    p.add_argument(
+    daily.add_argument(
+        "--start", default="2021-01-01", help="first day evaluated (default 2021-01-01)"
+    )
+    daily.add_argument(
+        "--end", default="2024-12-31", help="last day evaluated (default 2024-12-31)"
+    )
+    common.add_argument(
         "--n-trials",
         type=int,
         default=20,
         help="finished trials the study should hold (across every worker and resumed "
         "runs; default 20)",
     )
-    p.add_argument(
+    common.add_argument(
         "--timeout",
         type=float,
         default=None,
         metavar="S",
         help="start no new trial after S seconds",
     )
-    p.add_argument("--study-name", default="perfopt", help="study name (default perfopt)")
-    storage = p.add_mutually_exclusive_group()
+    daily.add_argument(
+        "--study-name",
+        default=None,
+        help="study name (default perfopt); grid mode names studies with --study-template",
+    )
+    storage = common.add_mutually_exclusive_group()
     storage.add_argument(
         "--storage",
         default=None,
@@ -56,9 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="OPTUNA_STORAGE_URL",
         metavar="NAME",
         help="environment variable holding the storage URL when --storage is "
-        "absent (default OPTUNA_STORAGE_URL; empty: studies/<study-name>.db)",
+        "absent (default OPTUNA_STORAGE_URL; empty: studies/<study-name>.db, or "
+        "studies/<symbol>_<ltf>_<htf>.db per grid pair)",
     )
-    p.add_argument(
+    common.add_argument(
         "--parallel-mode",
         choices=["trial", "backtest", "hybrid", "thread"],
         default="trial",
@@ -66,25 +98,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "trials in sequence, windows on bt-workers processes; hybrid: both; thread: "
         "Optuna's n_jobs threads (for comparison only)",
     )
-    p.add_argument(
+    common.add_argument(
         "--n-jobs",
         type=int,
         default=1,
         help="trial workers (processes, or threads in thread mode); -1: physical cores",
     )
-    p.add_argument(
+    daily.add_argument(
         "--bt-workers",
         type=int,
         default=1,
         help="processes running the windows of a trial (backtest and hybrid modes)",
     )
-    p.add_argument(
+    common.add_argument(
         "--start-method",
         choices=["spawn", "fork", "forkserver"],
         default="fork",
         help="how worker processes start (default fork)",
     )
-    p.add_argument(
+    common.add_argument(
         "--blas-threads",
         type=int,
         default=None,
@@ -92,109 +124,243 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="OMP/MKL/OPENBLAS/NUMEXPR/NUMBA threads per worker process "
         "(default 1 in process modes, untouched in thread mode)",
     )
-    p.add_argument(
+    daily.add_argument(
         "--access",
         choices=["naive", "bulk"],
         default="bulk",
         help="naive: per-ticker per-date SQLite queries in every trial (the slow "
         "source pattern); bulk: load the panel once per worker (default)",
     )
-    p.add_argument(
+    daily.add_argument(
         "--source",
         choices=["sqlite", "hdf5"],
         default="sqlite",
         help="file read by the workers (naive access needs sqlite; default sqlite)",
     )
-    p.add_argument(
+    daily.add_argument(
         "--tickers",
         type=int,
         default=None,
         metavar="N",
         help="universe: the first N tickers of the data (default all)",
     )
-    p.add_argument(
+    common.add_argument(
         "--sampler",
         choices=["tpe", "random", "cmaes", "nsga2"],
-        default="tpe",
-        help="Optuna sampler (default tpe; nsga2 needs a second objective)",
+        default=None,
+        help="Optuna sampler (default tpe; nsga2, the default with --multi-objective, needs "
+        "--multi-objective)",
     )
-    p.add_argument(
+    common.add_argument(
         "--pruner",
         choices=["none", "median", "hyperband", "asha"],
         default="none",
         help="pruner over per-window intermediate values (default none)",
     )
-    p.add_argument(
+    common.add_argument(
         "--seed",
         type=int,
         default=0,
         help="seed; each worker's sampler is seeded from it and the worker index",
     )
-    p.add_argument(
+    daily.add_argument(
         "--cv",
         choices=["walk-forward", "purged-kfold"],
         default="walk-forward",
         help="windows: one per calendar year, or k folds of months with an embargo",
     )
-    p.add_argument("--cv-folds", type=int, default=4, help="folds for purged-kfold (default 4)")
-    p.add_argument(
+    daily.add_argument("--cv-folds", type=int, default=4, help="folds for purged-kfold (default 4)")
+    daily.add_argument(
         "--embargo-months",
         type=int,
         default=1,
         help="months dropped at the start of each purged-kfold fold (default 1)",
     )
-    p.add_argument(
-        "--fee", type=float, default=0.001, help="fee per unit of turnover (default 0.001)"
+    common.add_argument(
+        "--fee",
+        type=float,
+        default=None,
+        help="fee per unit of turnover (daily, default 0.001) or per side of a trade "
+        "(grid, default 0.0004)",
     )
-    p.add_argument(
+    common.add_argument(
         "--nan-policy",
         choices=["fail", "penalty"],
         default="fail",
         help="a NaN/inf window value fails the trial with a recorded reason, or takes "
         "--nan-penalty (default fail)",
     )
-    p.add_argument(
+    common.add_argument(
         "--nan-penalty", type=float, default=-10.0, help="value under --nan-policy penalty"
     )
-    p.add_argument(
+    daily.add_argument(
         "--allow-oversubscribe",
         action="store_true",
         help="allow hybrid plans with n-jobs x bt-workers above the physical cores",
     )
-    p.add_argument(
+    common.add_argument(
         "--heartbeat-interval",
         type=int,
         default=2,
         metavar="S",
         help="Optuna heartbeat of running trials on RDB storages, seconds (0: off)",
     )
-    p.add_argument(
+    common.add_argument(
         "--heartbeat-grace",
         type=int,
         default=6,
         metavar="S",
         help="a running trial without heartbeat for S seconds is failed and retried",
     )
-    p.add_argument(
+    common.add_argument(
         "--summary-json",
         type=Path,
         default=None,
         metavar="OUT",
-        help="also write the summary as JSON to OUT",
+        help="also write the summary as JSON to OUT (daily mode; the grid writes a summary "
+        "per pair in its reports folder)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    p.set_defaults(handler=_run)
+    common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _add_grid_flags(grid)
+    dask.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local: trials in this host's processes (--parallel-mode, --n-jobs); dask: one "
+        "task per trial on a Dask cluster sharing the storage (default local)",
+    )
+    dask.add_argument(
+        "--dask-scheduler",
+        default=None,
+        metavar="ADDR",
+        help="tcp://HOST:PORT of a running scheduler, or local:N for a local cluster of N "
+        "worker processes on 127.0.0.1 (with --executor dask)",
+    )
+    p.set_defaults(
+        handler=_run,
+        _only_daily={a.dest: a.default for a in daily._group_actions},
+        _only_grid={a.dest: a.default for a in grid._group_actions},
+    )
 
 
-def _run(args: argparse.Namespace) -> int:
-    from perfopt.optimize import OptimizeConfig, format_summary, run_optimize
+def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
+    grid.add_argument("--symbol", default=None, help="symbol whose intraday bars to use")
+    grid.add_argument(
+        "--timeframe-grid",
+        default=None,
+        metavar="PAIRS",
+        help='LTF@HTF pairs separated by "," or ";" (e.g. "1m@15m,1m@1h,5m@1h"); '
+        "timeframes 1m 3m 5m 15m 30m 1h 4h 1d, HTF longer than LTF",
+    )
+    grid.add_argument(
+        "--study-template",
+        default=None,
+        metavar="T",
+        help="study name per pair (default {symbol}_{ltf_slug}_{htf_slug}{suffix}); "
+        "placeholders {symbol} {symbol_slug} {ltf} {ltf_slug} {htf} {htf_slug} {index} "
+        "{total} {suffix}",
+    )
+    grid.add_argument(
+        "--run-tag-template",
+        default=None,
+        metavar="T",
+        help="report folder name after the timestamp (default {symbol}_{ltf_slug}_{htf_slug})",
+    )
+    grid.add_argument("--suffix", default="", help="value of the {suffix} placeholder")
+    grid.add_argument(
+        "--top-k", type=int, default=10, help="trials in each pair's top_trials.csv (default 10)"
+    )
+    grid.add_argument(
+        "--resume-from",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="best_params.json of an earlier run: its parameters run first in every study",
+    )
+    grid.add_argument(
+        "--enable",
+        action="append",
+        default=None,
+        metavar="FEATURE",
+        help="switch a strategy feature on (useHTF, useStop, useTakeProfit; repeat or "
+        "comma-separate)",
+    )
+    grid.add_argument(
+        "--disable", action="append", default=None, metavar="FEATURE", help="switch one off"
+    )
+    grid.add_argument(
+        "--signal", choices=["rsi", "ma_cross"], default="rsi", help="LTF signal (default rsi)"
+    )
+    grid.add_argument(
+        "--objective",
+        choices=["sharpe", "total_return"],
+        default="sharpe",
+        help="single-objective value (default sharpe)",
+    )
+    grid.add_argument(
+        "--multi-objective",
+        action="store_true",
+        help="optimize (total return: maximize, |max drawdown|: minimize); NSGA-II by default; "
+        "the outputs hold the Pareto front",
+    )
+    grid.add_argument(
+        "--population-size", type=int, default=50, help="NSGA-II population (default 50)"
+    )
+    grid.add_argument(
+        "--crossover-prob", type=float, default=0.9, help="NSGA-II crossover probability (0.9)"
+    )
+    grid.add_argument(
+        "--slippage-bps",
+        type=float,
+        default=None,
+        help="slippage per fill in basis points (default 1.0)",
+    )
+    grid.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where pair folders and grid_summary.json/.md go (default reports)",
+    )
+    grid.add_argument(
+        "--studies-dir",
+        type=Path,
+        default=Path("studies"),
+        metavar="DIR",
+        help="folder of the SQLite fallback storages <symbol>_<ltf>_<htf>.db (default studies)",
+    )
 
-    cfg = OptimizeConfig(
+
+def _refuse_other_mode(args: argparse.Namespace, grid_mode: bool) -> None:
+    """Flags of the other mode that differ from their defaults are a UserError."""
+    from perfopt.errors import UserError
+
+    other = args._only_daily if grid_mode else args._only_grid
+    given = [d for d, default in other.items() if getattr(args, d) != default]
+    if given:
+        flags = ", ".join("--" + d.replace("_", "-") for d in given)
+        if grid_mode:
+            raise UserError(
+                f"{flags}: daily-mode flag(s), not for a timeframe-grid run "
+                "(--symbol/--timeframe-grid); drop them"
+            )
+        raise UserError(
+            f"{flags}: timeframe-grid flag(s); a grid run needs --symbol and --timeframe-grid"
+        )
+
+
+def _config(args: argparse.Namespace, grid_mode: bool) -> object:
+    from perfopt.optimize import OptimizeConfig
+
+    multi = bool(getattr(args, "multi_objective", False))
+    sampler = args.sampler or ("nsga2" if multi else "tpe")
+    extra = {} if grid_mode else {"fee": 0.001 if args.fee is None else args.fee}
+    return OptimizeConfig(
         data_dir=args.data,
         start=args.start,
         end=args.end,
         n_trials=args.n_trials,
-        study_name=args.study_name,
+        study_name=args.study_name or "perfopt",
         timeout=args.timeout,
         storage=args.storage,
         storage_url_env=args.storage_url_env,
@@ -206,22 +372,79 @@ def _run(args: argparse.Namespace) -> int:
         access=args.access,
         source=args.source,
         n_tickers=args.tickers,
-        sampler=args.sampler,
+        sampler=sampler,
         pruner=args.pruner,
         seed=args.seed,
         cv=args.cv,
         cv_folds=args.cv_folds,
         embargo_months=args.embargo_months,
-        fee=args.fee,
         nan_policy=args.nan_policy,
         nan_penalty=args.nan_penalty,
         allow_oversubscribe=args.allow_oversubscribe,
         heartbeat_interval=args.heartbeat_interval,
         heartbeat_grace=args.heartbeat_grace,
         progress=not args.no_progress,
+        multi_objective=multi,
+        population_size=args.population_size,
+        crossover_prob=args.crossover_prob,
+        executor=args.executor,
+        dask_scheduler=args.dask_scheduler,
+        **extra,
     )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from perfopt.errors import UserError
+
+    grid_mode = args.symbol is not None or args.timeframe_grid is not None
+    if grid_mode and (args.symbol is None or args.timeframe_grid is None):
+        raise UserError(
+            "a timeframe-grid run needs both --symbol and --timeframe-grid "
+            '(e.g. --symbol BTCUSDT --timeframe-grid "1m@15m,5m@1h")'
+        )
+    _refuse_other_mode(args, grid_mode)
+    if grid_mode and args.summary_json is not None:
+        raise UserError(
+            "--summary-json is for daily runs; a grid writes summary.json per pair and "
+            "grid_summary.json in --reports-dir"
+        )
+    cfg = _config(args, grid_mode)
+    if grid_mode:
+        return _run_grid(args, cfg)
+    from perfopt.optimize import format_summary, run_optimize
+
     summary = run_optimize(cfg, summary_json=args.summary_json)
     print(format_summary(summary))
     where = f"; summary written to {args.summary_json}" if args.summary_json else ""
     print(f"study {summary['study']} saved in {summary['storage']['url']}{where}")
     return 130 if summary["interrupted"] else 0
+
+
+def _run_grid(args: argparse.Namespace, cfg: object) -> int:
+    from perfopt.optimize.grid import GridConfig, format_grid_summary, run_grid
+
+    gcfg = GridConfig(
+        base=cfg,  # type: ignore[arg-type]
+        symbol=args.symbol,
+        timeframe_grid=args.timeframe_grid,
+        study_template=args.study_template,
+        run_tag_template=args.run_tag_template,
+        suffix=args.suffix,
+        top_k=args.top_k,
+        resume_from=args.resume_from,
+        enable=tuple(args.enable or ()),
+        disable=tuple(args.disable or ()),
+        signal=args.signal,
+        objective=args.objective,
+        fee=args.fee,
+        slippage_bps=args.slippage_bps,
+        reports_dir=args.reports_dir,
+        studies_dir=args.studies_dir,
+    )
+    grid = run_grid(gcfg)
+    print(format_grid_summary(grid))
+    print(
+        f"{len(grid['pairs'])} study folder(s) under {args.reports_dir}/{grid['timestamp']}_*; "
+        f"grid summary written to {grid['files']['json']} and {grid['files']['markdown']}"
+    )
+    return 130 if grid["interrupted"] else 0

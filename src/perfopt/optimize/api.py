@@ -98,7 +98,7 @@ def prepare_storage(cfg: OptimizeConfig, spec: StorageSpec) -> list[str]:
     if cfg.executor == "dask":
         from perfopt.optimize.dask_executor import check_dask_storage
 
-        return check_dask_storage(spec)
+        return check_dask_storage(spec, cfg.dask_scheduler)
     processes = cfg.n_jobs if cfg.uses_trial_processes else 1
     return check_storage(spec, processes)
 
@@ -156,9 +156,10 @@ def run_task(
     )
     try:
         study = _open_study(cfg, spec, task)
+        first_number = len(study.trials)  # enqueued trials belong to this run
         for params in enqueue:
             study.enqueue_trial(dict(params), skip_if_exists=True)
-        summary = _run_study(cfg, spec, task, study, warnings)
+        summary = _run_study(cfg, spec, task, study, warnings, first_number)
     finally:
         optuna.logging.set_verbosity(previous_verbosity)
     if keep_study is not None:
@@ -172,8 +173,9 @@ def _run_study(
     task: TrialTask,
     study: Any,
     warnings: list[str],
+    first_number: int,
 ) -> dict[str, Any]:
-    """Sweep stale trials, run the plan or executor, summarize."""
+    """Sweep stale trials, run the plan or executor, summarize trials from first_number."""
     from perfopt.optimize import plans
     from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
     from perfopt.optimize.summary import summarize
@@ -185,7 +187,6 @@ def _run_study(
             "failing %d trial(s) left RUNNING by dead workers of an earlier run", len(stale)
         )
         fail_trials(study, stale, retry=False)
-    first_number = len(study.trials)
     remaining = cfg.n_trials - counted_trials(study)
     deadline = None if cfg.timeout is None else time.time() + cfg.timeout
 

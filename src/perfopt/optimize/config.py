@@ -236,9 +236,9 @@ class OptimizeConfig:
                 "--n-jobs sets local worker processes; with --executor dask the cluster's "
                 "workers run the trials (size a local cluster with --dask-scheduler local:N)"
             )
-        from perfopt.optimize.dask_executor import parse_scheduler
+        from perfopt.optimize.dask_executor import probe_scheduler
 
-        parse_scheduler(self.dask_scheduler)
+        probe_scheduler(self.dask_scheduler)
 
     def plan(self) -> dict[str, object]:
         """The parallel plan as plain values (for the summary)."""

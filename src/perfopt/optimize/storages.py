@@ -56,13 +56,25 @@ class StorageSpec:
 
 
 def resolve_storage(
-    storage: str | None, url_env: str, study_name: str, base_dir: Path | None = None
+    storage: str | None,
+    url_env: str,
+    study_name: str,
+    base_dir: Path | None = None,
+    fallback: Path | None = None,
 ) -> StorageSpec:
-    """Pick the storage: --storage, else $url_env, else sqlite studies/<study>.db."""
+    """Pick the storage: --storage, else $url_env, else a SQLite file.
+
+    The file is `fallback` when given (timeframe grids: studies/<symbol>_<ltf>_<htf>.db),
+    else studies/<study>.db; relative paths start at base_dir (default: the cwd).
+    """
     if storage:
         text, origin = storage, "--storage"
     elif os.environ.get(url_env, "").strip():
         text, origin = os.environ[url_env].strip(), f"${url_env}"
+    elif fallback is not None:
+        path = (base_dir or Path.cwd()) / fallback
+        origin = "default studies/<symbol>_<ltf>_<htf>.db"
+        return StorageSpec("sqlite", f"sqlite:///{path.resolve()}", origin)
     else:
         path = (base_dir or Path.cwd()) / "studies" / f"{study_name}.db"
         return StorageSpec("sqlite", f"sqlite:///{path.resolve()}", "default studies/<study>.db")

@@ -85,6 +85,7 @@ def summarize(
         "storage": spec.describe(),
         "plan": cfg.plan(),
         "n_trials": cfg.n_trials,
+        "first_number": first_number,
         "study_counted_trials": counted_trials(study),
         "trials": counts,
         "wall_s": wall_s,
