@@ -72,6 +72,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where to write REPORT.md and plots/ (default: the results file's folder)",
     )
+    r.add_argument(
+        "--benchmark-json",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a pytest-benchmark JSON file (pytest --benchmark-json) to show beside the matrix; repeatable",
+    )
+    r.add_argument(
+        "--asv-results",
+        type=Path,
+        metavar="DIR",
+        help="an asv results folder (e.g. .asv/results) to show perfopt's speed over commits",
+    )
     r.set_defaults(handler=_report)
 
 
@@ -143,6 +157,6 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from perfopt.harness.report import write_report
 
-    path = write_report(args.results, args.out)
+    path = write_report(args.results, args.out, args.benchmark_json, args.asv_results)
     print(f"report written to {path}")
     return 0

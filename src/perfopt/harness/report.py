@@ -24,8 +24,21 @@ _COMPUTE_CATS = ("numeric compute", "Python compute")
 _DATA_STAGE_WORDS = ("load", "data", "read", "io", "storage", "wait", "fetch", "query")
 
 
-def write_report(results_path: Path, out_dir: Path | None = None) -> Path:
-    """Render REPORT.md (and plots) for a results file; return the report's path."""
+def write_report(
+    results_path: Path,
+    out_dir: Path | None = None,
+    benchmark_json: Sequence[Path] = (),
+    asv_results: Path | None = None,
+) -> Path:
+    """Render REPORT.md (and plots) for a results file; return the report's path.
+
+    `benchmark_json` (pytest-benchmark files) and `asv_results` (an asv results folder)
+    add a section on perfopt's own speed beside the matrix verdicts.
+    """
+    from perfopt.harness.selfspeed import load_asv_results, load_pytest_benchmark, render_selfspeed
+
+    pytest_runs = [load_pytest_benchmark(Path(p)) for p in benchmark_json]
+    asv = load_asv_results(Path(asv_results)) if asv_results is not None else None
     records = results_mod.load(Path(results_path))
     out_dir = Path(out_dir) if out_dir is not None else Path(results_path).parent
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -33,7 +46,7 @@ def write_report(results_path: Path, out_dir: Path | None = None) -> Path:
 
     plots = write_plots(results_mod.cells(records), out_dir / "plots")
     plot_links = {w: [p.relative_to(out_dir).as_posix() for p in ps] for w, ps in plots.items()}
-    text = render(records, Path(results_path).name, plot_links)
+    text = render(records, Path(results_path).name, plot_links, render_selfspeed(pytest_runs, asv))
     path = out_dir / "REPORT.md"
     path.write_text(text, encoding="utf-8")
     return path
@@ -43,8 +56,12 @@ def render(
     records: Sequence[Mapping[str, Any]],
     results_name: str = "results.jsonl",
     plot_links: Mapping[str, Sequence[str]] | None = None,
+    selfspeed: Sequence[str] = (),
 ) -> str:
-    """Return the markdown report for result records (already loaded and migrated)."""
+    """Return the markdown report for result records (already loaded and migrated).
+
+    `selfspeed` is the already-rendered section on perfopt's own speed (selfspeed.py).
+    """
     cells = results_mod.cells(records)
     plot_links = plot_links or {}
     out: list[str] = []
@@ -53,6 +70,7 @@ def render(
     out.extend(_summary(cells, results_name))
     out.extend(_environment(cells))
     out.extend(_targets(cells))
+    out.extend(selfspeed)
     out.extend(_recommendations(cells))
     for workload in _ordered({c["workload"] for c in cells}, cells):
         out.extend(_workload_section(workload, cells, plot_links.get(workload, [])))
