@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.harness import results as results_mod
-from perfopt.harness.masking import mask_url
+from perfopt.urls import mask_url
 from perfopt.harness.targets import TARGETS, evaluate_all
 
 SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean

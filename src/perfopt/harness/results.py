@@ -26,7 +26,7 @@ from typing import Any
 
 from perfopt.errors import UserError
 from perfopt.harness.cells import params_label
-from perfopt.harness.masking import mask_tree
+from perfopt.urls import mask_tree
 
 SCHEMA = 2
 TERMINAL = ("ok", "failed", "timeout", "skipped")

@@ -25,7 +25,7 @@ from typing import Any
 
 from perfopt.harness import environment, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
-from perfopt.harness.masking import mask_url
+from perfopt.urls import mask_url
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
 
