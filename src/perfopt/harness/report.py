@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.harness import results as results_mod
-from perfopt.urls import mask_url
 from perfopt.harness.targets import TARGETS, evaluate_all
+from perfopt.urls import mask_url
 
 SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean
 TINY_S = 0.001  # pyperf: a timing under 1 ms is too short to trust

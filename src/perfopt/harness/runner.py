@@ -25,9 +25,9 @@ from typing import Any
 
 from perfopt.harness import environment, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
-from perfopt.urls import mask_url
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
+from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
 
