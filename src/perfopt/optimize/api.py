@@ -205,7 +205,7 @@ def _run_study(
             result = plans.run_in_process(cfg, study, task, remaining, deadline)
         else:
             result = plans.run_trial_processes(
-                cfg, study, spec, task, first_number, deadline,
+                cfg, study, spec, task, remaining, first_number, deadline,
                 progress=_progress_bar(cfg, remaining),
             )  # fmt: skip
     finally:

@@ -147,6 +147,7 @@ def run_trial_processes(
     study: Any,
     spec: StorageSpec,
     task: TrialTask,
+    remaining: int,
     n_existing: int,
     deadline: float | None,
     progress: Any = None,
@@ -155,10 +156,11 @@ def run_trial_processes(
     import optuna
 
     from perfopt.optimize.studies import fail_trials, running_trials_of
-    from perfopt.optimize.workers import WorkerArgs
+    from perfopt.optimize.workers import Slots, WorkerArgs
 
     optuna_verbosity = optuna.logging.get_verbosity()
     ctx = multiprocessing.get_context(cfg.start_method)
+    slots = Slots(ctx, remaining)
     done = ctx.Value("i", 0)
     heartbeat = (
         (cfg.heartbeat_interval, cfg.heartbeat_grace)
@@ -176,7 +178,7 @@ def run_trial_processes(
     def start_worker() -> None:
         nonlocal next_index
         args = WorkerArgs(
-            next_index, cfg, spec, task, n_existing, done,
+            next_index, cfg, spec, task, n_existing, slots, done,
             report_dir, time.time(), deadline, heartbeat, optuna_verbosity,
         )  # fmt: skip
         with _bootstrap.capped_environ(cfg.thread_cap):
@@ -243,6 +245,7 @@ def run_trial_processes(
                     )
                 pending_lost.remove((pid, died))
                 if stopping_since is None:
+                    slots.give_back()
                     if len(result.lost_workers) <= max_replacements:
                         start_worker()
                     else:

@@ -154,11 +154,16 @@ def run_until_quota(
     should_stop: Callable[[], bool] = lambda: False,
     on_trial: Callable[[Any], None] | None = None,
     orphan_after_s: float = 10.0,
+    reserve: Callable[[], bool] | None = None,
+    release: Callable[[], None] | None = None,
 ) -> dict[str, int]:
     """Run trials one at a time until the study holds `quota.target` counted trials.
 
     `on_trial(frozen_trial)` is called after every trial this loop ran except surplus
-    ones. Returns {"trials": trials run, "surplus": of which surplus, "waits": polls}.
+    ones. `reserve()` / `release()` is an optional counter shared by the workers of one
+    run (a slot per trial, given back when the trial did not count): it keeps workers
+    of the same run from racing for the last place, so surplus trials happen only
+    between independent runs. Returns {"trials", "surplus", "waits"}.
     """
     wrapped = QuotaObjective(objective, quota)
     stats = {"trials": 0, "surplus": 0, "waits": 0}
@@ -166,7 +171,11 @@ def run_until_quota(
     changed_at = last_settle = time.monotonic()
 
     def after(study: Any, trial: Any) -> None:
+        from perfopt.optimize.studies import counts_toward_target
+
         stats["trials"] += 1
+        if release is not None and not counts_toward_target(trial):
+            release()
         if "surplus" in trial.user_attrs:
             stats["surplus"] += 1
         elif on_trial is not None:
@@ -193,5 +202,7 @@ def run_until_quota(
             time.sleep(POLL_S)
             continue
         last_seen = None
+        if reserve is not None and not reserve():
+            break  # this run's other workers hold the remaining places
         study.optimize(wrapped, n_trials=1, catch=(SurplusTrial, *catch), callbacks=[after])
     return stats

@@ -4,7 +4,10 @@ Each worker loads the study from the shared storage and runs trials with its own
 sampler, seeded from --seed and its worker index, until the study holds --n-trials
 counted trials. The count comes from the storage (`perfopt.optimize.quota`), so
 workers of this run, of other runs on this host and of runs on other hosts together
-stop at exactly --n-trials; a shared counter would only hold within one run.
+stop at exactly --n-trials; a shared counter would only hold within one run. Such a
+counter (`Slots`) still comes first: the workers of one run reserve a slot before each
+trial, so they never race each other for the last place (the storage check would turn
+the loser into a surplus trial). The supervisor returns the slot of a worker that died.
 
 A worker writes `worker-<index>.json` (pid, ready time, thread pools, loop time, error)
 into the run's report folder; a SIGKILLed worker writes nothing more, which is fine.
@@ -25,6 +28,31 @@ from perfopt.optimize.storages import StorageSpec
 from perfopt.optimize.tasks import TrialTask
 
 
+class Slots:
+    """A counter shared by processes: trials that may still start in this run."""
+
+    def __init__(self, ctx: Any, n: int) -> None:
+        self._value = ctx.Value("i", n)
+
+    def take(self) -> bool:
+        """Reserve one trial; False when none is left."""
+        with self._value.get_lock():
+            if self._value.value <= 0:
+                return False
+            self._value.value -= 1
+            return True
+
+    def give_back(self, n: int = 1) -> None:
+        """Return reservations (a dead worker's, or a trial that did not count)."""
+        with self._value.get_lock():
+            self._value.value += n
+
+    @property
+    def left(self) -> int:
+        """Reservations still available."""
+        return int(self._value.value)
+
+
 @dataclass
 class WorkerArgs:
     """Everything a trial worker needs; picklable without numpy (spawn-safe)."""
@@ -34,6 +62,7 @@ class WorkerArgs:
     storage: StorageSpec
     task: TrialTask
     n_existing: int
+    slots: Slots
     done: Any  # multiprocessing Value('i'): counted trials finished in this run
     report_dir: Path
     started_at: float  # time.time() in the parent just before start()
@@ -136,6 +165,8 @@ def trial_worker_main(args: WorkerArgs) -> None:
                 should_stop=STOP.is_set,
                 on_trial=done_counter(args.done),
                 orphan_after_s=_orphan_after(cfg),
+                reserve=args.slots.take,
+                release=args.slots.give_back,
             )
         except Interrupted:
             report["interrupted"] = True
