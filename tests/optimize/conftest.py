@@ -1,4 +1,4 @@
-"""Shared fixtures: a small generated data folder and a flat one (NaN Sharpe everywhere)."""
+"""Shared fixtures: small daily data folders, intraday bars, study names, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from perfopt.data import Panel, generate_panel, write_panel
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START, END = "2022-01-01", "2023-12-31"
 
 
@@ -39,27 +38,27 @@ def study_name() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
 
-def postgres_reason() -> str | None:
-    """Why PostgreSQL tests cannot run here, or None."""
-    try:
-        import psycopg
+@pytest.fixture(scope="session")
+def intraday_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four days of 1-minute BTCUSDT bars (5,760 bars)."""
+    from perfopt.intraday import write_intraday
 
-        psycopg.connect(
-            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=3
-        ).close()
-    except Exception as exc:  # any failure means: skip with the reason shown
-        return f"PostgreSQL on 127.0.0.1:5432 unreachable: {exc}"
-    return None
+    out = tmp_path_factory.mktemp("intraday")
+    write_intraday(out, ["BTCUSDT"], days=4)
+    return out
 
 
 @pytest.fixture
-def pg_url(study_name: str):
-    """The test PostgreSQL URL; the study is deleted afterwards."""
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    yield PG_URL
+def pg_url(study_name: str, postgres_url: str):
+    """The test PostgreSQL URL (tests/conftest.py); the study is deleted afterwards."""
+    yield postgres_url
+    delete_studies(postgres_url, [study_name])
+
+
+def delete_studies(url: str, names: list[str]) -> None:
+    """Delete studies from a storage, ignoring those that do not exist."""
     import optuna
 
-    with contextlib.suppress(KeyError):
-        optuna.delete_study(study_name=study_name, storage=PG_URL)
+    for name in names:
+        with contextlib.suppress(KeyError):
+            optuna.delete_study(study_name=name, storage=url)
