@@ -216,7 +216,9 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
 
     cfg, task = payload["cfg"], payload["task"]
     start = time.perf_counter()
-    _bootstrap.apply_caps(cfg.thread_cap)  # no-op effect when the nanny already capped
+    # What the nanny put in place before the process started (pre-spawn environment).
+    environ = {k: os.environ.get(k) for k in _bootstrap.CAP_VARIABLES}
+    _bootstrap.apply_caps(cfg.thread_cap)  # for workers of clusters started without caps
     optuna.logging.set_verbosity(payload["optuna_verbosity"])
     objective, info = task.build(cfg, None)
     host = socket.gethostname()
@@ -236,7 +238,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
             "host": host,
             "ready_s": time.perf_counter() - start,
             "thread_pools": _bootstrap.thread_pools(),
-            "environ": {k: os.environ.get(k) for k in _bootstrap.CAP_VARIABLES},
+            "environ_at_start": environ,
             **info,
         },
     }

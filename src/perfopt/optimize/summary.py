@@ -100,7 +100,20 @@ def summarize(
         "storage_s_per_trial": storage_s,
         "thread_pools": thread_pools,
         "workers": [
-            {k: w.get(k) for k in ("index", "pid", "ready_s", "load_s", "warmup_s", "loop_s")}
+            {
+                k: w[k]
+                for k in (
+                    "index",
+                    "pid",
+                    "host",
+                    "ready_s",
+                    "load_s",
+                    "warmup_s",
+                    "loop_s",
+                    "environ_at_start",
+                )
+                if k in w
+            }  # fmt: skip
             for w in plan.workers
         ],
         "pool": None if not plan.pool else {k: v for k, v in plan.pool.items() if k != "workers"},

@@ -1,0 +1,102 @@
+"""The Dask executor on a real LocalCluster of worker processes on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from perfopt.optimize import OptimizeConfig
+from perfopt.optimize.grid import GridConfig, run_grid
+from perfopt.optimize.storages import open_storage, resolve_storage
+from perfopt.optimize.studies import counted_trials
+
+from .conftest import END, START
+
+pytest.importorskip("distributed")
+
+RUNNING = optuna.trial.TrialState.RUNNING
+COMPLETE = optuna.trial.TrialState.COMPLETE
+FAIL = optuna.trial.TrialState.FAIL
+
+
+def test_local_cluster_finishes_n_trials_with_capped_workers(intraday_dir, tmp_path):
+    base = OptimizeConfig(
+        data_dir=intraday_dir, n_trials=12, storage=f"journal://{tmp_path}/d.log",
+        executor="dask", dask_scheduler="local:2",
+    )  # fmt: skip
+    grid = run_grid(
+        GridConfig(base=base, symbol="BTCUSDT", timeframe_grid="1m@15m",
+                   reports_dir=tmp_path / "reports")
+    )  # fmt: skip
+    folder = Path(grid["pairs"][0]["folder"])
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["trials"]["complete"] == 12
+    assert summary["dask"]["workers"] == 2 and summary["dask"]["trials"] == 12
+    assert summary["dask"]["dispatch_s_per_trial"] > 0
+    spec = resolve_storage(base.storage, "X", summary["study"])
+    study = optuna.load_study(study_name=summary["study"], storage=open_storage(spec))
+    assert counted_trials(study) == 12 and len(study.trials) == 12
+    pids = {t.user_attrs["worker_pid"] for t in study.trials}
+    assert os.getpid() not in pids  # the trials ran in the Dask workers
+    # The nanny set the caps before the worker process started: one thread per pool.
+    assert summary["workers"]
+    for worker in summary["workers"]:
+        assert worker["pid"] in pids
+        assert worker["environ_at_start"]["OMP_NUM_THREADS"] == "1"
+        assert worker["environ_at_start"]["NUMBA_NUM_THREADS"] == "1"
+        pools = summary["thread_pools"][str(worker["pid"])]
+        assert pools and all(v == 1 for v in pools.values())
+
+
+def test_a_killed_dask_worker_loses_its_trial_and_the_search_goes_on(data_dir, tmp_path):
+    name = "dask-kill"
+    url = f"journal://{tmp_path}/k.log"
+    out = tmp_path / "k.json"
+    n = 4
+    # Naive access: each trial runs long enough to be caught in flight.
+    cmd = [sys.executable, "-m", "perfopt", "optimize", "--data", str(data_dir),
+           "--start", START, "--end", END, "--access", "naive", "--n-trials", str(n),
+           "--study-name", name, "--storage", url, "--executor", "dask",
+           "--dask-scheduler", "local:2", "--no-progress", "--summary-json", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spec = resolve_storage(url, "X", name)
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[1]
+        try:
+            study = optuna.load_study(study_name=name, storage=open_storage(spec))
+        except (KeyError, FileNotFoundError):
+            time.sleep(0.2)
+            continue
+        running = [t for t in study.get_trials(states=(RUNNING,)) if "worker_pid" in t.user_attrs]
+        if running:
+            victim = running[0]
+        else:
+            time.sleep(0.1)
+    assert victim is not None, "no trial was seen running"
+    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+
+    study = optuna.load_study(study_name=name, storage=open_storage(spec))
+    trials = study.get_trials()
+    killed = trials[victim.number]
+    assert killed.state == FAIL and "fail_reason" not in killed.user_attrs
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retried) == 1 and retried[0].params == killed.params
+    assert retried[0].state == COMPLETE
+    assert counted_trials(study) == n
+    assert not [t for t in trials if not t.state.is_finished()]
+    summary = json.loads(out.read_text())
+    assert len(summary["dask"]["lost_tasks"]) == 1
+    assert summary["dask"]["lost_tasks"][0]["error"] == "KilledWorker"
+    assert summary["failed_by_supervisor"] == [victim.number]
