@@ -7,6 +7,14 @@ trial mode, 2 forked workers, journal storage, 20 trials, 50 tickers, 4 walk-for
 windows) take a few seconds on the 2-core development machine; naive access costs
 about 25 us per query, so keep `tickers` and `n_trials` small with it.
 
+Two more knobs:
+- `timeframe_pair` ("none": the daily study above; "1m@15m" ...): the cell runs the
+  intraday study of that LTF@HTF pair on generated 1-minute BTCUSDT bars
+  (INTRADAY_DAYS days, in the cache), through the timeframe-grid path (tickers, access
+  and cv do not apply).
+- `executor` ("local" or "dask"): dask runs the trials on a LocalCluster of `n_jobs`
+  worker processes (local:N) instead of the trial-process plan.
+
 Importing this module imports neither numpy nor optuna.
 """
 
@@ -28,6 +36,8 @@ DATA_END = "2024-12-31"
 DATA_SEED = 11
 POSTGRES_ENV = "PERFOPT_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+INTRADAY_SYMBOL = "BTCUSDT"
+INTRADAY_DAYS = 14
 
 _postgres_reason: dict[str, str | None] = {}
 
@@ -35,6 +45,11 @@ _postgres_reason: dict[str, str | None] = {}
 def data_dir(cache_dir: Path) -> Path:
     """Where the workload's generated panel lives in the cache."""
     return Path(cache_dir) / f"optimize_panel_{DATA_TICKERS}_{DATA_START}_{DATA_END}_s{DATA_SEED}"
+
+
+def intraday_data_dir(cache_dir: Path) -> Path:
+    """Where the workload's generated 1-minute bars live in the cache."""
+    return Path(cache_dir) / f"optimize_intraday_{INTRADAY_SYMBOL}_{INTRADAY_DAYS}d"
 
 
 def postgres_url() -> str:
@@ -73,6 +88,8 @@ class OptimizeWorkload(Workload):
         "sampler": ["tpe", "random", "cmaes"],
         "seed": [0, 1, 2],
         "cv": ["walk-forward", "purged-kfold"],
+        "timeframe_pair": ["none", "1m@15m", "1m@1h", "5m@15m", "5m@1h", "15m@4h"],
+        "executor": ["local", "dask"],
     }
     defaults: ClassVar[Mapping[str, Any]] = {
         "mode": "trial",
@@ -86,6 +103,8 @@ class OptimizeWorkload(Workload):
         "sampler": "tpe",
         "seed": 0,
         "cv": "walk-forward",
+        "timeframe_pair": "none",
+        "executor": "local",
     }
 
     def skip_reason(self, params: Mapping[str, Any]) -> str | None:
@@ -105,6 +124,20 @@ class OptimizeWorkload(Workload):
         cores = physical_cores()
         if mode == "hybrid" and n_jobs * bt > cores:
             return f"hybrid oversubscription: {n_jobs} x {bt} processes > {cores} physical cores"
+        if p["executor"] == "dask":
+            if mode != "trial":
+                return "the dask executor runs trials as tasks: mode must be trial"
+            if p["storage"] == "memory":
+                return "dask workers are other processes: they need a shared storage"
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                return "the dask executor needs dask.distributed (pip install distributed)"
+        if p["timeframe_pair"] != "none":
+            if mode not in ("trial", "thread"):
+                return f"an intraday trial is one backtest: mode {mode} does not apply"
+            if p["access"] == "naive":
+                return "naive access is the daily panel's SQLite pattern, not intraday bars"
         if p["storage"] == "postgresql":
             reason = postgres_unreachable()
             if reason:
@@ -112,7 +145,11 @@ class OptimizeWorkload(Workload):
         return None
 
     def prepare(self, params: Mapping[str, Any], cache_dir: Path) -> None:
-        """Generate the panel into the cache unless it is already there."""
+        """Generate the panel (or the intraday bars) into the cache unless already there."""
+        p = {**self.defaults, **params}
+        if p["timeframe_pair"] != "none":
+            self._prepare_intraday(cache_dir)
+            return
         from perfopt.data import generate_panel, write_panel
 
         folder = data_dir(cache_dir)
@@ -120,6 +157,21 @@ class OptimizeWorkload(Workload):
             return
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         write_panel(generate_panel(DATA_TICKERS, DATA_START, DATA_END, seed=DATA_SEED), tmp)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process finished first: theirs is identical
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _prepare_intraday(self, cache_dir: Path) -> None:
+        from perfopt.intraday import write_intraday
+
+        folder = intraday_data_dir(cache_dir)
+        if folder.is_dir():
+            return
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        write_intraday(tmp, [INTRADAY_SYMBOL], days=INTRADAY_DAYS)
         try:
             tmp.rename(folder)
         except OSError:  # another process finished first: theirs is identical
@@ -145,6 +197,7 @@ class OptimizeWorkload(Workload):
         workdir.mkdir(parents=True, exist_ok=True)
         study = f"cell-{uuid.uuid4().hex[:12]}"
         url = self._storage_url(p["storage"], workdir, study)
+        dask = p["executor"] == "dask"
         cfg = OptimizeConfig(
             data_dir=data_dir(cache_dir),
             start="2021-01-01",
@@ -153,7 +206,7 @@ class OptimizeWorkload(Workload):
             study_name=study,
             storage=url,
             mode=p["mode"],
-            n_jobs=int(p["n_jobs"]),
+            n_jobs=1 if dask else int(p["n_jobs"]),
             bt_workers=int(p["bt_workers"]),
             start_method=p["start_method"],
             access=p["access"],
@@ -161,9 +214,14 @@ class OptimizeWorkload(Workload):
             sampler=p["sampler"],
             seed=int(p["seed"]),
             cv=p["cv"],
+            executor=p["executor"],
+            dask_scheduler=f"local:{int(p['n_jobs'])}" if dask else None,
         )
         try:
-            summary = run_optimize(cfg, summary_json=workdir / "summary.json")
+            if p["timeframe_pair"] == "none":
+                summary = run_optimize(cfg, summary_json=workdir / "summary.json")
+            else:
+                summary = self._run_pair(cfg, p["timeframe_pair"], cache_dir, workdir, study)
         finally:
             if p["storage"] == "postgresql":
                 _delete_study(study, url)
@@ -179,6 +237,9 @@ class OptimizeWorkload(Workload):
             "pruned": c["pruned"],
             "failed": c["failed"],
             "lost": c["lost"],
+            "surplus": c.get("surplus", 0),
+            # Dask only: submit-to-result time minus the task's own time, per trial.
+            "dispatch_s_per_trial": (summary.get("dask") or {}).get("dispatch_s_per_trial"),
         }
         stages = {k: v for k, v in summary["stage_s"].items()}
         return Measurement(
@@ -192,12 +253,37 @@ class OptimizeWorkload(Workload):
                 "workers": summary["workers"],
                 "pool": summary["pool"],
                 "best": summary["best"],
+                "pareto_front": summary.get("pareto_front"),
+                "dask": summary.get("dask"),
+                "task": summary.get("task"),
                 "storage_s_per_trial_means": (
                     "per trial: summed optimize-loop time of all workers minus summed objective "
                     "time (storage reads/writes plus sampler)"
                 ),
             },
         )
+
+    @staticmethod
+    def _run_pair(
+        cfg: Any, pair: str, cache_dir: Path, workdir: Path, study: str
+    ) -> dict[str, Any]:
+        """One timeframe-grid pair through the grid path; its summary.json as a dict."""
+        import json
+        from dataclasses import replace
+
+        from perfopt.optimize.grid import GridConfig, run_grid
+
+        grid = run_grid(
+            GridConfig(
+                base=replace(cfg, data_dir=intraday_data_dir(cache_dir)),
+                symbol=INTRADAY_SYMBOL,
+                timeframe_grid=pair,
+                study_template=study,
+                reports_dir=workdir / "reports",
+                studies_dir=workdir / "studies",
+            )
+        )
+        return json.loads(Path(grid["pairs"][0]["files"]["summary"]).read_text())
 
 
 def _delete_study(study: str, url: str) -> None:
