@@ -43,6 +43,7 @@ from perfopt.optimize.tasks import TrialTask
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5
+PREFETCH = 2  # tasks in flight per worker thread
 _LOCAL = re.compile(r"^local:(\d+)$")
 _REMOTE = re.compile(r"^(tcp|tls)://[^\s/:]+:\d+$")
 # Per worker process: the run token and its (study, objective, info).
@@ -169,6 +170,7 @@ def run_trial_task(payload: dict[str, Any]) -> dict[str, Any]:
     from perfopt.optimize.quota import QuotaObjective, SurplusTrial, TrialQuota
 
     start = time.perf_counter()
+    started_at = time.time()
     token = payload["token"]
     cfg, task = payload["cfg"], payload["task"]
     if _CACHE.get("token") != token:
@@ -201,6 +203,7 @@ def run_trial_task(payload: dict[str, Any]) -> dict[str, Any]:
         _CACHE["reported"] = True
         result["worker"] = _CACHE["info"]
     result["task_s"] = time.perf_counter() - start
+    result["started_at"], result["ended_at"] = started_at, time.time()
     del optuna, task
     return result
 
@@ -244,6 +247,28 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _overheads(tasks: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Per-trial scheduling cost seen by the workers and the driver.
+
+    dispatch_s_per_trial: mean gap on a worker between the end of one task and the start
+    of its next (scheduler hand-off, deserialization; 0 for local trial processes,
+    whose loop needs nobody); result_latency_s: task end to the driver holding its result.
+    Worker and driver clocks are one clock on one host (compare with care across hosts).
+    """
+    gaps: list[float] = []
+    by_worker: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for t in tasks:
+        by_worker.setdefault((t["host"], t["pid"]), []).append(t)
+    for runs in by_worker.values():
+        runs.sort(key=lambda t: t["started_at"])
+        gaps += [b["started_at"] - a["ended_at"] for a, b in zip(runs, runs[1:], strict=False)]
+    latency = [t["received_at"] - t["ended_at"] for t in tasks]
+    return {
+        "dispatch_s_per_trial": sum(gaps) / len(gaps) if gaps else None,
+        "result_latency_s": sum(latency) / len(latency) if latency else None,
+    }
+
+
 def run_on_dask(
     cfg: OptimizeConfig,
     study: Any,
@@ -276,7 +301,6 @@ def run_on_dask(
     quota = TrialQuota(cfg.n_trials)
     tasks: list[dict[str, Any]] = []
     lost: list[dict[str, Any]] = []
-    dispatch: list[float] = []
     distributed_log = logging.getLogger("distributed")
     previous_level = distributed_log.level
     if not log.isEnabledFor(logging.INFO):
@@ -284,7 +308,7 @@ def run_on_dask(
     try:
         with _client(cfg) as (client, info):
             slots = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
-            in_flight: dict[Any, float] = {}
+            in_flight: dict[Any, float] = {}  # future -> submit time
             pending_lost = 0
             last_settle = 0.0
             loop_start = time.perf_counter()
@@ -297,7 +321,9 @@ def run_on_dask(
                 if (status.counted >= quota.target or late) and not in_flight:
                     break
                 want = quota.target - status.counted
-                while not late and len(in_flight) < min(slots, want):
+                # One task queued behind each running one, so a worker never waits for
+                # this loop; never more than the trials still missing.
+                while not late and len(in_flight) < min(PREFETCH * slots, want):
                     fut = client.submit(run_trial_task, payload, pure=False, retries=0)
                     in_flight[fut] = time.perf_counter()
                 if not in_flight:
@@ -306,7 +332,7 @@ def run_on_dask(
                     with client.as_current(), contextlib.suppress(TimeoutError):
                         wait(list(in_flight), timeout=0.5, return_when="FIRST_COMPLETED")
                 for fut in [f for f in in_flight if f.done()]:
-                    sent = in_flight.pop(fut)
+                    in_flight.pop(fut)
                     try:
                         res = fut.result()
                     except Exception as exc:  # KilledWorker, CommClosedError, a task error
@@ -315,7 +341,7 @@ def run_on_dask(
                         lost.append({"error": type(exc).__name__, "detail": str(exc)[:200]})
                         pending_lost += 1
                         continue
-                    dispatch.append((time.perf_counter() - sent) - res["task_s"])
+                    res["received_at"] = time.time()
                     tasks.append(res)
                     if "worker" in res:
                         result.workers.append(res["worker"])
@@ -338,9 +364,7 @@ def run_on_dask(
         "skipped": sum(bool(t.get("skipped")) for t in tasks),
         "lost_tasks": lost,
         "loop_wall_s": wall,
-        # Submit-to-result time minus the task's own time in the worker: scheduling,
-        # serialization and the round trips, per trial.
-        "dispatch_s_per_trial": sum(dispatch) / len(dispatch) if dispatch else None,
+        **_overheads(tasks),
     }
     del n_existing
     return result
