@@ -97,6 +97,8 @@ def test_a_killed_dask_worker_loses_its_trial_and_the_search_goes_on(data_dir, t
     assert counted_trials(study) == n
     assert not [t for t in trials if not t.state.is_finished()]
     summary = json.loads(out.read_text())
-    assert len(summary["dask"]["lost_tasks"]) == 1
-    assert summary["dask"]["lost_tasks"][0]["error"] == "KilledWorker"
+    # The running task and the one queued behind it on that worker are lost; one trial.
+    lost = summary["dask"]["lost_tasks"]
+    assert 1 <= len(lost) <= 2 and {t["error"] for t in lost} == {"KilledWorker"}
+    assert summary["trials"]["lost"] == 1
     assert summary["failed_by_supervisor"] == [victim.number]
