@@ -195,10 +195,29 @@ class PriceStore(ABC):
 
 
 def _day_index(calendar: np.ndarray, days: np.ndarray) -> np.ndarray:
-    """Map datetime64[D] days onto calendar positions; -1 for days not in it."""
-    pos = np.searchsorted(calendar, days)
-    pos = np.clip(pos, 0, len(calendar) - 1)
-    return np.where(calendar[pos] == days, pos, -1)
+    """Map datetime64[D] days onto calendar positions; -1 for days not in it.
+
+    A lookup table over the calendar's span, not a search: one pass over 378,000 rows.
+    """
+    if len(calendar) == 0:
+        return np.full(len(days), -1)
+    first = calendar[0].astype("int64")
+    table = np.full(int(calendar[-1].astype("int64") - first) + 1, -1)
+    table[calendar.astype("int64") - first] = np.arange(len(calendar))
+    offset = days.astype("int64") - first
+    inside = (offset >= 0) & (offset < len(table))
+    return np.where(inside, table[np.clip(offset, 0, len(table) - 1)], -1)
+
+
+def _distinct_days(days: np.ndarray) -> np.ndarray:
+    """Return the sorted distinct days (a bitmap over their span, cheaper than a sort)."""
+    if len(days) == 0:
+        return days.astype("datetime64[D]")
+    as_int = days.astype("int64")
+    first = as_int.min()
+    seen = np.zeros(int(as_int.max() - first) + 1, dtype=bool)
+    seen[as_int - first] = True
+    return (np.flatnonzero(seen) + first).astype("datetime64[D]")
 
 
 class SqliteStore(PriceStore):
@@ -322,7 +341,7 @@ class ParquetStore(PriceStore):
             rank[order] = np.arange(len(order))
             codes = rank[tick.indices.to_numpy()]
             days = np.asarray(table.column("date").to_numpy(zero_copy_only=False)).astype("datetime64[D]")
-            self._index = (tuple(sorted(tickers)), np.unique(days), codes, days)
+            self._index = (tuple(sorted(tickers)), _distinct_days(days), codes, days)
         return self._index
 
     def tickers(self) -> tuple[str, ...]:
