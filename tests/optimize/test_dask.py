@@ -77,7 +77,12 @@ def test_a_killed_dask_worker_loses_its_trial_and_the_search_goes_on(data_dir, t
         except (KeyError, FileNotFoundError):
             time.sleep(0.2)
             continue
-        running = [t for t in study.get_trials(states=(RUNNING,)) if "worker_pid" in t.user_attrs]
+        # In its windows: parameters drawn (6), so the retry must repeat them all.
+        running = [
+            t
+            for t in study.get_trials(states=(RUNNING,))
+            if "worker_pid" in t.user_attrs and len(t.params) == 6
+        ]
         if running:
             victim = running[0]
         else:
