@@ -159,7 +159,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"study {summary['study']} on {summary['storage']['kind']} {summary['storage']['url']}",
         f"plan: {plan['mode']} n_jobs={plan['n_jobs']} bt_workers={plan['bt_workers']} "
         f"start={plan['start_method']} blas_threads={plan['blas_threads']} access={plan['access']} "
-        f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']} seed={plan['seed']}",
+        f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']} seed={plan['seed']}"
+        + (f" executor=dask at {plan['dask_scheduler']}" if plan.get("executor") == "dask" else ""),
         f"trials this run: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed"
         + (f", {c['lost']} lost to dead workers" if c["lost"] else "")
         + (f", {c['interrupted']} interrupted" if c["interrupted"] else "")
@@ -204,5 +205,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     if summary["interrupted"]:
         lines.append("interrupted: rerun the same command to resume the study")
+    if summary.get("dask"):
+        d = summary["dask"]
+        lines.append(
+            f"dask: {d['workers']} worker thread(s), {d['tasks']} tasks, "
+            f"{len(d['lost_tasks'])} lost; between tasks on a worker "
+            f"{_fmt(d['dispatch_s_per_trial'])}, result to driver {_fmt(d['result_latency_s'])}"
+        )
     lines += [f"warning: {w}" for w in summary["warnings"]]
     return "\n".join(lines)
