@@ -9,6 +9,7 @@ caller's StageTimer: signals (RSI, momentum, volatility, scores, selection), ret
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,10 @@ def rolling_log_vol(filled: np.ndarray, rows: np.ndarray, window: int) -> np.nda
 def zscore(x: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     """Cross-sectional z-score per row over the eligible tickers (0 where std is 0)."""
     masked = np.where(eligible, x, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    # A row with no eligible ticker (early dates, short lookbacks) is all NaN: numpy
+    # warns about the empty slice, and the row correctly scores 0 below.
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(masked, axis=1, keepdims=True)
         std = np.nanstd(masked, axis=1, keepdims=True)
         z = (masked - mean) / std
