@@ -84,6 +84,15 @@ def test_trial_parallel_on_two_cores_is_not_applicable_with_bound() -> None:
     assert v["cells"] == sorted([one["cell_id"], two["cell_id"]])
 
 
+def test_a_speedup_above_the_core_bound_is_not_evidence() -> None:
+    base = {"storage": "sqlite", "mode": "trial"}
+    one = cell("optimize", {**base, "n_jobs": 1}, 10.0, trials_per_s=2.0)
+    two = cell("optimize", {**base, "n_jobs": 2}, 4.0, trials_per_s=4.6)
+    v = evaluate(target("trial-parallel-2-3x"), [one, two])
+    assert v["verdict"] == NA
+    assert "2.30x is above that bound" in v["reason"] and "--repeats 3" in v["reason"]
+
+
 def test_trial_parallel_pass_and_fail_on_four_cores() -> None:
     base = {"storage": "sqlite", "mode": "trial"}
     one = cell("optimize", {**base, "n_jobs": 1}, 10.0, cores=4, trials_per_s=2.0)
