@@ -205,6 +205,8 @@ def _day_index(calendar: np.ndarray, days: np.ndarray) -> np.ndarray:
     table = np.full(int(calendar[-1].astype("int64") - first) + 1, -1)
     table[calendar.astype("int64") - first] = np.arange(len(calendar))
     offset = days.astype("int64") - first
+    if len(offset) and offset.min() >= 0 and offset.max() < len(table):
+        return table[offset]
     inside = (offset >= 0) & (offset < len(table))
     return np.where(inside, table[np.clip(offset, 0, len(table) - 1)], -1)
 
@@ -359,10 +361,13 @@ class ParquetStore(PriceStore):
         for j, t in enumerate(tickers):
             col_of_code[index[t]] = j
         cols = col_of_code[codes]
-        pos = _day_index(calendar, days)
-        keep = (cols >= 0) & (pos >= 0)
+        flat = _day_index(calendar, days) * len(tickers) + cols
         out = np.full((len(calendar), len(tickers)), np.nan)
-        out[pos[keep], cols[keep]] = values[keep]
+        if len(tickers) == len(all_tickers) and np.array_equal(calendar, self.dates()):
+            out.ravel()[flat] = values  # every row lands: skip the mask (the common case)
+        else:
+            keep = (cols >= 0) & (flat >= 0)
+            out.ravel()[flat[keep]] = values[keep]
         return out
 
     def point(self, field: str, ticker: str, date: str) -> float:
