@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,21 @@ def postgres_url() -> str:
             pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
         pytest.skip(reason)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Run torch with one intra-op thread for a module, then restore the count.
+
+    Two threads per process made an LSTM step 4x (and self-play 16x) slower on a busy
+    2-core machine (notes/measured-here.md). torch and selfplay tests use it autouse.
+    """
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,20 +1,10 @@
-"""Self-play tests run torch with one thread (two were 16x slower on a busy 2-core machine)."""
+"""Self-play tests run torch with one thread (see `one_torch_thread` in tests/conftest.py)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread: None) -> None:
+    """Every self-play test module runs with one torch thread."""

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from perfopt.optimize.objective import NonFiniteValue
+from perfopt.optimize.objective import NonFiniteValue, OptunaClock
 from perfopt.optimize.studies import mark_worker
 
 
@@ -100,15 +100,8 @@ class IntradayObjective:
         from perfopt.intraday import objective_values
 
         start = time.perf_counter()
-        optuna_s = 0.0
-
-        def call(fn: Callable[..., Any], *args: Any) -> Any:
-            nonlocal optuna_s
-            t = time.perf_counter()
-            try:
-                return fn(*args)
-            finally:
-                optuna_s += time.perf_counter() - t
+        clock = OptunaClock()
+        call = clock.call
 
         call(mark_worker, trial)
         params = call(suggest_params, trial, self.space)
@@ -133,8 +126,8 @@ class IntradayObjective:
                     if self.multi_objective
                     else self.nan_penalty
                 )
-        total = time.perf_counter() - start - optuna_s
-        attrs["timers"] = {**timers, "total": total, "optuna": optuna_s}
+        total = time.perf_counter() - start - clock.seconds
+        attrs["timers"] = {**timers, "total": total, "optuna": clock.seconds}
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
         if outcome is not None:
