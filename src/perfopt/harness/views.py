@@ -37,8 +37,11 @@ def pyspy_status() -> tuple[bool, str]:
 class CellViews:
     """Start the sampler (and py-spy) on a child pid; `stop` returns both summaries."""
 
-    def __init__(self, pid: int, out_dir: Path, pyspy: bool, hz: float = 10.0) -> None:
+    def __init__(
+        self, pid: int, out_dir: Path, pyspy: bool, hz: float = 10.0, nonblocking: bool = False
+    ) -> None:
         self.pid = pid
+        self.nonblocking = nonblocking
         self.out_dir = out_dir
         self.pyspy = pyspy
         self.hz = hz
@@ -67,7 +70,9 @@ class CellViews:
             from perfopt.profiling import PySpyRecorder
 
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            self._recorder = PySpyRecorder(self.pid, self.out_dir, rate=50)
+            self._recorder = PySpyRecorder(
+                self.pid, self.out_dir, rate=50, nonblocking=self.nonblocking
+            )
             self._recorder.start()
         except Exception as exc:  # noqa: BLE001
             self._recorder = None
