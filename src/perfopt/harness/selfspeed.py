@@ -152,8 +152,10 @@ def render_selfspeed(
 
 
 def _asv_value(value: Any, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None:
         return "failed"
+    if isinstance(value, float) and math.isnan(value):
+        return "skipped"  # asv stores NaN for a benchmark that raised NotImplementedError
     if unit == "seconds":
         return _time(value)
     if unit == "bytes":
