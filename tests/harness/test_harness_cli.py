@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from perfopt.cli import main
@@ -101,7 +100,7 @@ def test_matrix_file_then_report_rerender(
     assert "not a valid regular expression" in capsys.readouterr().err
 
 
-def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path, gone) -> None:
     pidfile = tmp_path / "grandchild.pid"
     spec = tmp_path / "m.toml"
     spec.write_text(
@@ -134,13 +133,4 @@ def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path) -> None
     assert b"--resume" in err
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["params"]["mode"] for r in records] == ["ok"]  # the hung cell is not recorded
-    deadline = time.monotonic() + 10
-    while psutil.pid_exists(grandchild) and time.monotonic() < deadline:
-        try:
-            if psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE:
-                break
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.1)
-    else:
-        assert not psutil.pid_exists(grandchild), "the cell's grandchild survived Ctrl-C"
+    assert gone(grandchild, 10), "the cell's grandchild survived Ctrl-C"

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from perfopt.harness import load, parse_spec, run_matrix
@@ -34,20 +32,8 @@ def executions(tmp_path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def gone(pid: int, wait_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_crash_hang_and_failure_are_recorded_and_the_matrix_goes_on(
-    toy: str, tmp_path: Path
+    toy: str, tmp_path: Path, gone
 ) -> None:
     spec = parse_spec(toy_spec(tmp_path, ["crash", "hang", "fail", "ok", "invalid"]), "t.toml")
     run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
