@@ -147,8 +147,11 @@ def sample_records() -> list[dict[str, Any]]:
                 "hz": 10.0,
                 "rate": 50,
                 "median_s": {"bare": 1.0, "psutil": 1.01, "pyspy": 1.05},
+                "seconds": {"bare": [1.0, 1.02, 0.99]},
                 "psutil_overhead": 0.01,
                 "pyspy_overhead": 0.05,
+                "psutil_cpu_cost": 0.008,
+                "pyspy_cpu_cost": 0.12,
             },
             "environment": ENV,
         },
@@ -206,7 +209,12 @@ def test_report_content(tmp_path: Path) -> None:
         "| `optimize-0000000005` | optimize | mode=trial n_jobs=2 storage=postgresql | failed | StorageInternalError: database is locked |"
         in text
     )
-    assert "under py-spy (50 Hz) 1.05 s (+5.0%)" in text
+    # the views' overhead: CPU cost against the targets, wall change against the noise
+    assert (
+        "| psutil sampler (10.0 Hz) | 0.8% | <= 2% | PASS | 1.01 s | +1.0% (within the bare runs' spread: noise) |"
+        in text
+    )
+    assert "| py-spy (50 Hz) | 12.0% | <= 10% | FAIL | 1.05 s | +5.0% |" in text
     assert "![optimize-scaling](plots/optimize-scaling.png)" in text
 
 

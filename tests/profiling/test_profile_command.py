@@ -139,3 +139,28 @@ def test_verdict_lines() -> None:
     assert "CPU-bound, but got only 0.4 cores" in starved
     assert verdict(_psutil(90), {"available": False, "reason": "x"}).endswith("CPU-bound")
     assert verdict(_psutil(20), None) == "CPU 20% of 2 cores; no py-spy samples: not CPU-bound"
+
+
+def test_verdict_leaves_supervisors_out_and_names_start_up() -> None:
+    parent_waits = {
+        **_spy(waiting_or_idle=0.6, database_IO=0.35),
+        "working_categories": {"waiting or idle": 0.1, "database IO": 0.85},
+    }
+    assert verdict(_psutil(50), parent_waits) == (
+        "CPU 50% of 2 cores; 85% of samples in database IO "
+        "(waiting supervisor processes aside): IO-bound"
+    )
+    imports = {
+        **_spy(other=0.8, numeric_compute=0.2),
+        "other_reasons": {
+            "importing modules": 0.6,
+            "interpreter start/exit (no Python frames)": 0.1,
+        },
+    }
+    assert verdict(_psutil(48), imports) == (
+        "CPU 48% of 2 cores; 80% of samples in other, mostly start-up "
+        "(importing modules 60%, interpreter start/exit 10%): "
+        "start-up-bound, the work is short beside it"
+    )
+    unmatched = {**_spy(other=0.8), "other_reasons": {"native frames no rule matches": 0.8}}
+    assert verdict(_psutil(48), unmatched).endswith("80% of samples in other: unclear")

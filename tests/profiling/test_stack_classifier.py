@@ -155,3 +155,43 @@ def test_empty_input_gives_zero_shares() -> None:
 def test_classify_stack_refuses_garbage() -> None:
     with pytest.raises(ValueError):
         classify_stack("no count here")
+
+
+def test_other_is_split_into_start_up_reasons(src: str) -> None:
+    importing = "_find_and_load (<frozen importlib._bootstrap>:1176)"
+    lines = [
+        rec(f"<module> ({src}:1)", importing, f"<module> ({src}:4)", count=5),
+        ROOT + " 3",  # no Python frames at all: the interpreter starting or exiting
+        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=2),
+    ]
+    result = classify_stacks(lines)
+    assert result["categories"]["other"] == pytest.approx(0.8)
+    assert result["other_reasons"] == {
+        "importing modules": pytest.approx(0.5),
+        "interpreter start/exit (no Python frames)": pytest.approx(0.3),
+    }
+    # The frameless samples are not a function of the program.
+    assert all(f["file"] for f in result["top_functions"][:1])
+
+
+def test_a_parent_that_only_waits_is_a_supervisor(src: str) -> None:
+    worker = ROOT + ';process 11:"python worker.py"'
+    join = f"{STDLIB}/multiprocessing/process.py"
+    lines = [
+        rec(f"<module> ({src}:1)", f"join ({join}:149)", count=10),
+        rec(f"query ({src}:2)", count=6, root=worker),
+        rec(f"wait ({src}:8)", count=1, root=worker),
+    ]
+    result = classify_stacks(lines)
+    assert result["categories"]["waiting or idle"] == pytest.approx(11 / 17, abs=1e-4)
+    # Without the waiting parent, the work is database IO.
+    assert result["working_categories"]["database IO"] == pytest.approx(6 / 7, abs=1e-4)
+    assert {p["pid"]: p["supervisor"] for p in result["processes"]} == {10: True, 11: False}
+
+
+def test_processes_that_all_wait_are_no_supervisors(src: str) -> None:
+    other = 'process 12:"python other.py"'
+    lines = [rec(f"wait ({src}:8)", count=4), rec(f"wait ({src}:8)", count=4, root=other)]
+    result = classify_stacks(lines)
+    assert not any(p["supervisor"] for p in result["processes"])
+    assert result["working_categories"] == result["categories"]

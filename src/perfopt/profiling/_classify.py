@@ -23,6 +23,11 @@ CATEGORIES = (
     "other",
 )
 TOP_FUNCTIONS = 10
+# Why a sample landed in "other": these reasons are start-up and exit cost, not the work.
+IMPORTING = "importing modules"
+NO_PYTHON_FRAMES = "interpreter start/exit (no Python frames)"
+UNMATCHED_NATIVE = "native frames no rule matches"
+STARTUP_REASONS = (IMPORTING, NO_PYTHON_FRAMES)
 
 
 class _View:
@@ -144,7 +149,7 @@ def _importing(v: _View) -> bool:
 # (file "<string>") gets no line rules. The import rule looks at the whole stack.
 # A stack no rule matches is "Python compute" if it has Python frames, else "other".
 RULES: tuple[Rule, ...] = (
-    Rule("other", "importing modules (any import frame on the stack)", _importing),
+    Rule("other", IMPORTING, _importing),
     Rule(
         "Optuna storage", "optuna/storages frames, or DB client calls below them", _optuna_storage
     ),
@@ -262,16 +267,19 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _classify(stack: Stack) -> str:
+def _classify(stack: Stack) -> tuple[str, str]:
+    """Return (category, reason): the rule that decided, or why no rule did."""
     frames = stack.frames
+    if not frames:
+        return "other", NO_PYTHON_FRAMES
     python = [i for i, f in enumerate(frames) if not f.native]
     leaf = python[-1] if python else -1
     for i in range(len(frames) - 1, -1, -1):
         view = _View(frames[i], frames, i == leaf)
         for rule in RULES:
             if rule.matches(view):
-                return rule.category
-    return "Python compute" if python else "other"
+                return rule.category, rule.description
+    return ("Python compute", "no rule matched") if python else ("other", UNMATCHED_NATIVE)
 
 
 def classify_stack(line: str) -> str:
@@ -279,7 +287,7 @@ def classify_stack(line: str) -> str:
     stack = parse_record(line.rstrip("\r\n"))
     if stack is None:
         raise ValueError(f"not a py-spy raw record: {line[:80]!r}")
-    return _classify(stack)
+    return _classify(stack)[0]
 
 
 def _short_path(path: str) -> str:
@@ -292,15 +300,29 @@ def _short_path(path: str) -> str:
     return "/".join(parts[-2:]) if len(parts) > 2 else path
 
 
+# A process with at least this share of its samples waiting, beside one that works, is a
+# supervisor (a parent joining its workers, a Dask scheduler): its samples say where the
+# parent sat, not where the work went, so the working view leaves them out.
+SUPERVISOR_WAITING = 0.9
+
+
+def _shares(counts: Counter[str], keys: Iterable[str]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {k: round(counts[k] / total, 4) if total else 0.0 for k in keys}
+
+
 def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
     """Classify py-spy raw lines: sample share per category, top functions, per process.
 
     Returns {samples, unparsed_lines, categories: {category: share 0..1} (every
-    category, in CATEGORIES order), category_samples, top_functions: [{function, file,
-    share, category}], processes: [{pid, cmdline, samples, top_category}]}. Top
-    functions are the innermost Python frames (self time).
+    category, in CATEGORIES order), category_samples, other_reasons: {why a sample is
+    "other": share of all samples}, top_functions: [{function, file, share, category}],
+    processes: [{pid, cmdline, samples, top_category, supervisor}], working_categories:
+    the category shares without supervisor processes (equal to categories when there are
+    none)}. Top functions are the innermost Python frames (self time).
     """
     by_category: Counter[str] = Counter()
+    other_reasons: Counter[str] = Counter()
     by_function: Counter[tuple[str, str]] = Counter()
     function_categories: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     by_process: dict[int, Counter[str]] = defaultdict(Counter)
@@ -310,8 +332,10 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
         if stack is None:
             unparsed += 1
             continue
-        category = _classify(stack)
+        category, reason = _classify(stack)
         by_category[category] += stack.count
+        if category == "other":
+            other_reasons[reason] += stack.count
         python = [f for f in stack.frames if not f.native]
         key = (
             (python[-1].function, _short_path(python[-1].file))
@@ -326,11 +350,20 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
             by_process[pid][category] += stack.count
     total = sum(by_category.values())
     share = (lambda n: round(n / total, 4)) if total else (lambda n: 0.0)
+    supervisors = _supervisors(by_process)
+    working = by_category
+    if supervisors:
+        working = Counter()
+        for pid, counts in by_process.items():
+            if pid not in supervisors:
+                working.update(counts)
     return {
         "samples": total,
         "unparsed_lines": unparsed,
-        "categories": {c: share(by_category[c]) for c in CATEGORIES},
+        "categories": _shares(by_category, CATEGORIES),
         "category_samples": {c: by_category[c] for c in CATEGORIES},
+        "other_reasons": {r: share(n) for r, n in other_reasons.most_common()},
+        "working_categories": _shares(working, CATEGORIES),
         "top_functions": [
             {
                 "function": function,
@@ -346,7 +379,19 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
                 "cmdline": cmdlines[pid],
                 "samples": sum(counts.values()),
                 "top_category": counts.most_common(1)[0][0],
+                "supervisor": pid in supervisors,
             }
             for pid, counts in sorted(by_process.items(), key=lambda kv: -sum(kv[1].values()))
         ],
     }
+
+
+def _supervisors(by_process: dict[int, Counter[str]]) -> set[int]:
+    """Processes that only waited while another process of the tree worked."""
+    waiting = {
+        pid: counts["waiting or idle"] / sum(counts.values())
+        for pid, counts in by_process.items()
+        if sum(counts.values())
+    }
+    idle = {pid for pid, share in waiting.items() if share >= SUPERVISOR_WAITING}
+    return idle if len(idle) < len(waiting) else set()

@@ -41,6 +41,15 @@ def format_pyspy(view: Mapping[str, Any]) -> list[str]:
     for category, share in sorted(view["categories"].items(), key=lambda kv: -kv[1]):
         if share > 0:
             lines.append(f"  {100 * share:5.1f}%  {category}")
+        if category == "other":
+            for reason, part in (view.get("other_reasons") or {}).items():
+                lines.append(f"         {100 * part:5.1f}%  {reason}")
+    for proc in view.get("processes", []):
+        if proc.get("supervisor"):
+            lines.append(
+                f"  pid {proc['pid']} only waited while others worked (a supervisor): "
+                f"left out of the verdict  {proc['cmdline'][:60]}"
+            )
     lines.append("  top functions (innermost Python frame):")
     for fn in view.get("top_functions", [])[:8]:
         lines.append(

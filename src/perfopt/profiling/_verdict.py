@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from perfopt.profiling._classify import STARTUP_REASONS
+
 _GROUPS = {
     "database IO": "IO-bound",
     "file IO": "IO-bound",
@@ -27,8 +29,10 @@ _RUNNABLE = 0.5
 def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any] | None) -> str:
     """Say in one line how busy the cores were, where the samples went, and the bound.
 
-    With --idle sampling, idle helper processes and threads add "waiting" samples; when
+    With --idle sampling, idle helper processes and threads add "waiting" samples: the
+    samples of supervisor processes (waiting while others work) are left out, and when
     the cores are busy anyway, the verdict names the top category other than waiting.
+    When "other" leads because of imports and interpreter start/exit, it says start-up.
     When the two views disagree, the line says so.
     """
     pct = float(sampler_summary.get("utilization_pct_of_available", 0.0))
@@ -38,13 +42,22 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
     if not pyspy_summary or not pyspy_summary.get("available") or not pyspy_summary.get("samples"):
         label = "CPU-bound" if pct >= _BUSY_PCT else "not CPU-bound"
         return f"{head}; no py-spy samples: {label}"
-    shares = {c: s for c, s in pyspy_summary.get("categories", {}).items() if s > 0}
+    everything = pyspy_summary.get("categories", {})
+    working = pyspy_summary.get("working_categories") or everything
+    shares = {c: s for c, s in working.items() if s > 0} or {
+        c: s for c, s in everything.items() if s > 0
+    }
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     top, share = ranked[0]
-    note = ""
+    note = " (waiting supervisor processes aside)" if working != everything else ""
     if top == "waiting or idle" and pct >= _BUSY_PCT and len(ranked) > 1:
         top, share = ranked[1]
-        note = " (idle helpers aside)"
+        note += " (idle helpers aside)"
+    if top == "other":
+        reasons = pyspy_summary.get("other_reasons") or {}
+        startup = _startup_text(reasons, float(everything.get("other", share)))
+        if startup:
+            return f"{head}; {100 * share:.0f}% of samples in other, {startup}"
     label = _GROUPS.get(top, "unclear")
     runnable = float(sampler_summary.get("runnable_mean") or 0.0)
     if label == "CPU-bound" and pct < _IDLE_PCT and runnable >= _RUNNABLE:
@@ -57,3 +70,13 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
     elif label == "CPU-bound" and used < cores - 0.5:
         label = f"CPU-bound, using {used:.1f} of {cores} cores"
     return f"{head}; {100 * share:.0f}% of samples in {top}{note}: {label}"
+
+
+def _startup_text(other_reasons: Mapping[str, float], other_share: float) -> str:
+    """Name start-up as the cause when imports and frameless samples make most of "other"."""
+    startup = {r: s for r, s in other_reasons.items() if r in STARTUP_REASONS and s > 0}
+    if not startup or sum(startup.values()) < other_share / 2:
+        return ""
+    ranked = sorted(startup.items(), key=lambda kv: -kv[1])
+    parts = ", ".join(f"{r.split(' (')[0]} {100 * s:.0f}%" for r, s in ranked)
+    return f"mostly start-up ({parts}): start-up-bound, the work is short beside it"
