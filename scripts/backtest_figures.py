@@ -29,14 +29,20 @@ def main(data: str, naive: bool) -> None:
     shape = f"{close.shape[1]}x{close.shape[0]}"
     print(f"steady signals+simulate numba {shape}: median {statistics.median(runs) * 1e3:.2f} ms")
     for source in ("hdf5", "parquet", "sqlite"):
-        totals = [run_backtest(BacktestConfig(data, source=source)).stages["total"] for _ in range(5)]
+        totals = [
+            run_backtest(BacktestConfig(data, source=source)).stages["total"] for _ in range(5)
+        ]
         print(
             f"end-to-end numba bulk {source}: first {totals[0] * 1e3:.1f} ms, "
             f"median of the other 4 {statistics.median(totals[1:]) * 1e3:.1f} ms"
         )
     if naive:
-        result = run_backtest(BacktestConfig(data, source="sqlite", access="naive", engine="reference"))
-        print("reference naive sqlite stages (s):", {k: round(v, 3) for k, v in result.stages.items()})
+        result = run_backtest(
+            BacktestConfig(data, source="sqlite", access="naive", engine="reference")
+        )
+        print(
+            "reference naive sqlite stages (s):", {k: round(v, 3) for k, v in result.stages.items()}
+        )
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def test_amp_needs_a_gpu() -> None:
     on = cell("train", {"amp": True, "loader": "chunk"}, 60, info={"device": "cpu"}, epoch_s=60.0)
     v = evaluate(target("amp-2-3x"), [off, on])
     assert v["verdict"] == NA
-    assert v["reason"].startswith("needs a GPU: AMP on this CPU uses bfloat16 autocast")
+    assert v["reason"].startswith("needs a GPU: the claim is CUDA float16 with GradScaler")
     assert "0.17x" in v["reason"]  # the CPU measurement is shown, not judged
     gpu_off = cell(
         "train", {"amp": False, "device": "cuda"}, 10, info={"device": "cuda"}, epoch_s=10.0

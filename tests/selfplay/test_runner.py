@@ -247,7 +247,8 @@ def test_workload_skips_and_runs(tmp_path: Path) -> None:
     assert "hang" in w.skip_reason(
         {"parallel": "process", "workers": 1, "start_method": "fork", "torch_threads": 2}
     )
-    assert "CUDA" in w.skip_reason({"device": "cpu", "amp": True})
+    # AMP on a CPU is bfloat16 autocast: measured, not refused (its speed depends on the CPU)
+    assert w.skip_reason({"device": "cpu", "amp": True}) is None
     m = w.run(
         {
             "device": "cpu",

@@ -89,7 +89,8 @@ def test_workload_skips_and_runs(tmp_path: Path) -> None:
     assert w.skip_reason({"device": "cpu"}) is None
     assert "per-sample" in w.skip_reason({"loader": "chunk", "num_workers": 1})
     assert "cores" in w.skip_reason({"loader": "per-sample", "num_workers": 64})
-    assert "CUDA" in w.skip_reason({"device": "cpu", "amp": True})
+    # AMP on a CPU is bfloat16 autocast: measured, not refused (its speed depends on the CPU)
+    assert w.skip_reason({"device": "cpu", "amp": True}) is None
     params = {
         "device": "cpu",
         "samples": 1024,

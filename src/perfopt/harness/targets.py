@@ -18,9 +18,9 @@ from typing import Any
 PASS, FAIL, NA = "PASS", "FAIL", "NOT APPLICABLE"
 
 AMP_CPU_NOTE = (
-    "needs a GPU: AMP on this CPU uses bfloat16 autocast, which ran 6-13x slower than "
-    "float32 on this machine class (no bf16 units) and fails for nn.LSTM inside oneDNN "
-    "(notes/measured-here.md)"
+    "needs a GPU: the claim is CUDA float16 with GradScaler; on a CPU, AMP is bfloat16 "
+    "autocast, whose speed depends on the CPU's bf16 units (6-13x slower than float32 on "
+    "an AMD Zen 1 without them, notes/measured-here.md), so a CPU ratio says nothing about it"
 )
 
 

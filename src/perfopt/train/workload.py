@@ -97,12 +97,8 @@ class TrainWorkload(Workload):
                 f"{p['num_workers']} loader worker(s) plus {p['torch_threads']} training thread(s) "
                 f"exceed {cores} cores (oversubscription)"
             )
-        if p["amp"] and device != "cuda":
-            return (
-                "amp on CPU: nn.LSTM has no bfloat16 oneDNN kernel here (the run falls back to "
-                "float32 for the LSTM) and CPU bf16 autocast was measured 6-13x slower; the AMP "
-                "claim needs CUDA"
-            )
+        # amp on CPU runs (bfloat16 autocast, float32 LSTM where oneDNN refuses it): its
+        # speed depends on the CPU's bf16 units, so it is measured, not assumed.
         return None
 
     def prepare(self, params: Mapping[str, Any], cache_dir: Path) -> None:
