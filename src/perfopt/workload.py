@@ -12,6 +12,8 @@ Contract for implementers:
   parameters a cell does not name.
 - `skip_reason(params)` returns why a combination is invalid (for example hybrid
   oversubscription, or fork after torch threads), or None. It must be cheap and pure.
+- `preload` names the modules `run` imports (torch, optuna, numba...): the harness
+  imports them before timing starts, so its views watch the work, not the imports.
 - `prepare(params, cache_dir)` creates shared inputs (generated data) in `cache_dir`;
   it runs before timing starts, may be called many times and must be idempotent.
 - `run(params, cache_dir, workdir)` does the measured work in the calling process
@@ -71,6 +73,7 @@ class Workload(ABC):
     name: ClassVar[str]
     axes: ClassVar[Mapping[str, Sequence[Any]]]
     defaults: ClassVar[Mapping[str, Any]]
+    preload: ClassVar[tuple[str, ...]] = ()
 
     def skip_reason(self, params: Mapping[str, Any]) -> str | None:
         """Return why this combination cannot run, or None when it can."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ class ToyWorkload(Workload):
 
     name: ClassVar[str] = "toy"
     axes: ClassVar[Mapping[str, list[Any]]] = {
-        "mode": ["ok", "fail", "crash", "hang", "invalid"],
+        "mode": ["ok", "fail", "crash", "hang", "invalid", "busy-exit"],
         "size": [1, 2, 3],
         "workers": [1, 2],
         "counter": [],
@@ -52,6 +53,9 @@ class ToyWorkload(Workload):
         if mode == "crash":
             sys.stderr.flush()
             os.kill(os.getpid(), signal.SIGSEGV)
+        if mode == "busy-exit":
+            atexit.register(burn_at_exit)  # the interpreter's exit is not the run
+            burn_in_run()
         if mode == "hang":
             grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
             Path(params["pidfile"]).write_text(str(grandchild.pid))
@@ -71,3 +75,20 @@ class ToyWorkload(Workload):
                 "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             },
         )
+
+
+def burn_in_run() -> int:
+    """CPU work inside the measured run."""
+    return sum(i * i for i in range(3_000_000))
+
+
+def burn_at_exit() -> int:
+    """CPU work after the run, while the child exits."""
+    return sum(i * i for i in range(6_000_000))
+
+
+class MissingPreloadWorkload(ToyWorkload):
+    """A toy whose run would import a module that is not installed."""
+
+    name: ClassVar[str] = "toypreload"
+    preload: ClassVar[tuple[str, ...]] = ("perfopt_no_such_module",)

@@ -178,3 +178,46 @@ def test_pyspy_attached_to_the_last_timed_run(toy: str, tmp_path: Path) -> None:
     assert len(executions(tmp_path)) == 2  # no extra run
     assert spy["attached_to_timed_run"] is True and spy["samples"] > 0
     assert spy["run_seconds"] == record["repeats"][-1]
+
+
+def test_the_views_watch_the_run_not_the_exit(toy: str, tmp_path: Path) -> None:
+    from perfopt.harness.views import pyspy_status
+
+    if not pyspy_status()[0]:
+        pytest.skip("py-spy cannot read processes here")
+    text = toy_spec(tmp_path, ["busy-exit"]).replace(
+        "pyspy = false", "pyspy = true\npyspy_separate = false"
+    )
+    run = run_matrix(
+        parse_spec(text, "t.toml"),
+        tmp_path / "run",
+        runs_root=tmp_path / "runs",
+        write_report=False,
+    )
+    (record,) = load(run.results_path)
+    assert record["status"] == "ok"
+    functions = {f["function"] for f in record["attribution"]["pyspy"]["top_functions"]}
+    assert "burn_in_run" in functions
+    assert "burn_at_exit" not in functions
+
+
+def test_a_preload_module_that_is_missing_fails_the_cell_naming_it(
+    toy: str, tmp_path: Path
+) -> None:
+    from perfopt.harness import register_workload, unregister_workload
+
+    register_workload("toypreload", "harness_toy_workloads:MissingPreloadWorkload")
+    try:
+        text = toy_spec(tmp_path, ["ok"]).replace('workload = "toy"', 'workload = "toypreload"')
+        run = run_matrix(
+            parse_spec(text, "t.toml"),
+            tmp_path / "run",
+            runs_root=tmp_path / "runs",
+            write_report=False,
+        )
+    finally:
+        unregister_workload("toypreload")
+    (record,) = load(run.results_path)
+    assert record["status"] == "failed"
+    assert "No module named 'perfopt_no_such_module' (in import)" in record["error"]
+    assert executions(tmp_path) == []  # the run never started

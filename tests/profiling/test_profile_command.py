@@ -145,10 +145,11 @@ def test_verdict_leaves_supervisors_out_and_names_start_up() -> None:
     parent_waits = {
         **_spy(waiting_or_idle=0.6, database_IO=0.35),
         "working_categories": {"waiting or idle": 0.1, "database IO": 0.85},
+        "working_left_out": {"supervisor processes": 60, "idle helper threads": 5},
     }
     assert verdict(_psutil(50), parent_waits) == (
         "CPU 50% of 2 cores; 85% of samples in database IO "
-        "(waiting supervisor processes aside): IO-bound"
+        "(supervisor processes and idle helper threads aside): IO-bound"
     )
     imports = {
         **_spy(other=0.8, numeric_compute=0.2),

@@ -177,16 +177,35 @@ def test_other_is_split_into_start_up_reasons(src: str) -> None:
 def test_a_parent_that_only_waits_is_a_supervisor(src: str) -> None:
     worker = ROOT + ';process 11:"python worker.py"'
     join = f"{STDLIB}/multiprocessing/process.py"
+    importing = "_find_and_load (<frozen importlib._bootstrap>:1176)"
     lines = [
+        # the parent imported (start-up), then joined its worker
+        rec(f"<module> ({src}:1)", importing, f"<module> ({src}:4)", count=4),
         rec(f"<module> ({src}:1)", f"join ({join}:149)", count=10),
         rec(f"query ({src}:2)", count=6, root=worker),
         rec(f"wait ({src}:8)", count=1, root=worker),
     ]
     result = classify_stacks(lines)
-    assert result["categories"]["waiting or idle"] == pytest.approx(11 / 17, abs=1e-4)
+    assert result["categories"]["waiting or idle"] == pytest.approx(11 / 21, abs=1e-4)
     # Without the waiting parent, the work is database IO.
     assert result["working_categories"]["database IO"] == pytest.approx(6 / 7, abs=1e-4)
+    assert result["working_left_out"] == {"supervisor processes": 14}
     assert {p["pid"]: p["supervisor"] for p in result["processes"]} == {10: True, 11: False}
+
+
+def test_idle_helper_threads_are_left_out_of_the_working_view(src: str) -> None:
+    helper = f"Thread._bootstrap ({STDLIB}/threading.py:1002)"
+    cond = f"Condition.wait ({STDLIB}/threading.py:331)"
+    lines = [
+        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=3),
+        rec(helper, f"run ({src}:1)", cond, count=3),  # a heartbeat thread, blocked
+        rec(f"<module> ({src}:1)", cond, count=1),  # the main thread waiting is real
+    ]
+    result = classify_stacks(lines)
+    assert result["categories"]["waiting or idle"] == pytest.approx(4 / 7, abs=1e-4)
+    assert result["working_categories"]["Python compute"] == pytest.approx(0.75)
+    assert result["working_categories"]["waiting or idle"] == pytest.approx(0.25)
+    assert result["working_left_out"] == {"idle helper threads": 3}
 
 
 def test_processes_that_all_wait_are_no_supervisors(src: str) -> None:
@@ -195,3 +214,24 @@ def test_processes_that_all_wait_are_no_supervisors(src: str) -> None:
     result = classify_stacks(lines)
     assert not any(p["supervisor"] for p in result["processes"])
     assert result["working_categories"] == result["categories"]
+    assert result["working_left_out"] == {}
+
+
+def test_a_parent_waiting_half_its_time_supervises_a_stalled_sibling_does_not(src: str) -> None:
+    join = f"{STDLIB}/multiprocessing/process.py"
+    child = ROOT + ';process 11:"python worker.py"'
+    sibling = 'process 12:"python other.py"'
+    lines = [
+        rec(f"<module> ({src}:1)", f"join ({join}:149)", count=6),  # the parent of 11
+        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=4),
+        rec(f"loop ({src}:4)", count=10, root=child),
+        rec(f"wait ({src}:8)", count=6, root=sibling),  # no children: it stays in view
+        rec(f"loop ({src}:4)", count=4, root=sibling),
+    ]
+    result = classify_stacks(lines)
+    assert {p["pid"]: p["supervisor"] for p in result["processes"]} == {
+        10: True,
+        11: False,
+        12: False,
+    }
+    assert result["working_categories"]["waiting or idle"] == pytest.approx(6 / 20)

@@ -4,11 +4,14 @@ Protocol with the parent (perfopt.harness.runner), pyperf manager/worker style:
 
 1. the parent writes one JSON header line on stdin: import_path, params, cache_dir,
    workdir, result_path;
-2. the child imports the workload and runs `prepare` (untimed, reported as prepare_s),
-   then writes "ready" on the file descriptor given by --ready-fd;
+2. the child imports the workload and the modules it preloads, and runs `prepare`
+   (untimed, reported as preload_s and prepare_s), then writes "ready" on the file
+   descriptor given by --ready-fd;
 3. the parent starts its samplers and writes "go" on stdin;
-4. the child runs the workload, asks threadpoolctl for its own BLAS/OpenMP pools, and
-   writes one JSON result file (status, measurement, threadpools, error) atomically.
+4. the child runs the workload and writes "done" on the same descriptor (the parent
+   stops its samplers: they watch the run, not the interpreter's exit), asks
+   threadpoolctl for its own BLAS/OpenMP pools, and writes one JSON result file
+   (status, measurement, threadpools, error) atomically.
 
 The child sets no thread caps itself: the parent put them in its environment.
 """
@@ -16,6 +19,8 @@ The child sets no thread caps itself: the parent put them in its environment.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import sys
@@ -42,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(header["workdir"])
         cache_dir.mkdir(parents=True, exist_ok=True)
         workdir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        for module in workload.preload:
+            importlib.import_module(module)
+        result["preload_s"] = time.perf_counter() - t0
         result["phase"] = "prepare"
         t0 = time.perf_counter()
         workload.prepare(params, cache_dir)
@@ -50,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         _fail(result, exc)
         _write(result_path, result)
         return 1
-    with os.fdopen(args.ready_fd, "w") as ready:
-        ready.write("ready\n")
+    os.set_inheritable(args.ready_fd, False)
+    signals = os.fdopen(args.ready_fd, "w", buffering=1)
+    signals.write("ready\n")
     if sys.stdin.buffer.readline().strip() != b"go":
         return 3  # the parent gave up on us (timeout or Ctrl-C)
     # the workload's own worker processes must not inherit our control pipe
@@ -67,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         result["status"] = "ok"
     except BaseException as exc:  # noqa: BLE001
         _fail(result, exc)
+    with contextlib.suppress(OSError):  # a parent that stopped listening is no error
+        signals.write("done\n")
+        signals.close()
     result["threadpools"] = _threadpools()
     _write(result_path, result)
     return 0 if result["status"] == "ok" else 1

@@ -39,6 +39,8 @@ THREAD_CAP_VARS = (
     "NUMBA_NUM_THREADS",
 )
 _STDERR_TAIL = 1500
+# After "done", the child writes its result and exits; past this it is killed.
+_EXIT_GRACE_S = 60.0
 
 
 @dataclass
@@ -227,14 +229,18 @@ def _run_repeat(
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
             proc.stdin.close()
-            try:
-                proc.wait(timeout=ctx.spec.cell_timeout)
-            except subprocess.TimeoutExpired:
+            if _wait_done(ready_r, proc, ctx.spec.cell_timeout) == "timeout":
                 _kill_group(proc)
                 rep.status = "timeout"
                 rep.error = (
                     f"timed out after {ctx.spec.cell_timeout:g} s in run; process group killed"
                 )
+            else:
+                # The run is over: the views stop before the interpreter's exit.
+                rep.psutil, rep.pyspy = views.stop()
+                views = None
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=_EXIT_GRACE_S)
         else:
             # it closed its pipe but may linger: the kill below ends it
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -282,6 +288,27 @@ def _wait_ready(fd: int, timeout: float) -> str:
         buf += chunk
         if b"ready" in buf:
             return "ready"
+
+
+def _wait_done(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> str:
+    """Wait for the child's "done" line: "done", "exited" (without it) or "timeout"."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while proc.poll() is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "timeout"
+        readable, _, _ = select.select([fd], [], [], min(remaining, 0.1))
+        if readable:
+            chunk = os.read(fd, 64)
+            buf += chunk
+            if b"done" in buf:
+                return "done"
+            if not chunk:  # every writer closed: the child is exiting
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                return "exited" if proc.poll() is not None else "timeout"
+    return "exited"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

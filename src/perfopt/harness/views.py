@@ -74,6 +74,7 @@ class CellViews:
                 self.pid, self.out_dir, rate=50, nonblocking=self.nonblocking
             )
             self._recorder.start()
+            self._recorder.wait_sampling()  # so the run starts watched
         except Exception as exc:  # noqa: BLE001
             self._recorder = None
             self._pyspy_reason = f"py-spy failed to start: {type(exc).__name__}: {exc}"

@@ -300,15 +300,29 @@ def _short_path(path: str) -> str:
     return "/".join(parts[-2:]) if len(parts) > 2 else path
 
 
-# A process with at least this share of its samples waiting, beside one that works, is a
-# supervisor (a parent joining its workers, a Dask scheduler): its samples say where the
-# parent sat, not where the work went, so the working view leaves them out.
+# A process that waits (start-up and idle helper threads aside) while another process
+# of the tree works is a supervisor: a parent joining its workers, a Dask scheduler, a
+# resource tracker. Its samples say where it sat, not where the work went, so the
+# working view leaves them out, as it leaves out helper threads blocked in a wait. A
+# parent of sampled processes needs to wait half its time to count, any other process
+# nearly all of it (a worker stalled on a queue must stay in view).
 SUPERVISOR_WAITING = 0.9
+PARENT_WAITING = 0.5
 
 
 def _shares(counts: Counter[str], keys: Iterable[str]) -> dict[str, float]:
     total = sum(counts.values())
     return {k: round(counts[k] / total, 4) if total else 0.0 for k in keys}
+
+
+def _helper_thread(stack: Stack) -> bool:
+    """A thread started with threading.Thread (not the main thread of its process)."""
+    first = stack.frames[0] if stack.frames else None
+    return (
+        first is not None
+        and first.function.rsplit(".", 1)[-1] == "_bootstrap"
+        and first.file.endswith("threading.py")
+    )
 
 
 def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
@@ -318,52 +332,78 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
     category, in CATEGORIES order), category_samples, other_reasons: {why a sample is
     "other": share of all samples}, top_functions: [{function, file, share, category}],
     processes: [{pid, cmdline, samples, top_category, supervisor}], working_categories:
-    the category shares without supervisor processes (equal to categories when there are
-    none)}. Top functions are the innermost Python frames (self time).
+    the category shares without supervisor processes and idle helper threads,
+    working_other_reasons: other_reasons as shares of that view, working_left_out: {what
+    was left out: samples}}. Top functions are the innermost
+    Python frames (self time).
     """
     by_category: Counter[str] = Counter()
     other_reasons: Counter[str] = Counter()
     by_function: Counter[tuple[str, str]] = Counter()
     function_categories: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     by_process: dict[int, Counter[str]] = defaultdict(Counter)
+    kept: dict[int, Counter[str]] = defaultdict(Counter)  # without idle helper threads
+    kept_reasons: dict[int, Counter[str]] = defaultdict(Counter)  # of their "other"
+    startup: Counter[int] = Counter()
     cmdlines: dict[int, str] = {}
-    unparsed = 0
+    parents: set[int] = set()
+    idle_helpers = unparsed = 0
     for stack in parse_raw(lines):
         if stack is None:
             unparsed += 1
             continue
         category, reason = _classify(stack)
-        by_category[category] += stack.count
+        n = stack.count
+        by_category[category] += n
         if category == "other":
-            other_reasons[reason] += stack.count
+            other_reasons[reason] += n
         python = [f for f in stack.frames if not f.native]
         key = (
             (python[-1].function, _short_path(python[-1].file))
             if python
             else ("(no Python frames)", "")
         )
-        by_function[key] += stack.count
-        function_categories[key][category] += stack.count
+        by_function[key] += n
+        function_categories[key][category] += n
+        pid = 0
         if stack.processes:
             pid, cmdline = stack.processes[-1]
             cmdlines.setdefault(pid, " ".join(cmdline.split())[:120])
-            by_process[pid][category] += stack.count
+            parents.update(p for p, _ in stack.processes[:-1])
+        by_process[pid][category] += n
+        if category == "waiting or idle" and _helper_thread(stack):
+            idle_helpers += n
+            continue
+        kept[pid][category] += n
+        if category == "other":
+            kept_reasons[pid][reason] += n
+        if reason in STARTUP_REASONS:
+            startup[pid] += n
     total = sum(by_category.values())
     share = (lambda n: round(n / total, 4)) if total else (lambda n: 0.0)
-    supervisors = _supervisors(by_process)
-    working = by_category
-    if supervisors:
-        working = Counter()
-        for pid, counts in by_process.items():
-            if pid not in supervisors:
-                working.update(counts)
+    supervisors = _supervisors(kept, startup, parents)
+    working: Counter[str] = Counter()
+    working_reasons: Counter[str] = Counter()
+    for pid, counts in kept.items():
+        if pid not in supervisors:
+            working.update(counts)
+            working_reasons.update(kept_reasons[pid])
+    view, view_reasons = (working, working_reasons) if working else (by_category, other_reasons)
+    left_out = {
+        "supervisor processes": sum(sum(kept[pid].values()) for pid in supervisors),
+        "idle helper threads": idle_helpers,
+    }
     return {
         "samples": total,
         "unparsed_lines": unparsed,
         "categories": _shares(by_category, CATEGORIES),
         "category_samples": {c: by_category[c] for c in CATEGORIES},
         "other_reasons": {r: share(n) for r, n in other_reasons.most_common()},
-        "working_categories": _shares(working, CATEGORIES),
+        "working_categories": _shares(view, CATEGORIES),
+        "working_other_reasons": {
+            r: round(n / sum(view.values()), 4) for r, n in view_reasons.most_common()
+        },
+        "working_left_out": {k: v for k, v in left_out.items() if v and working},
         "top_functions": [
             {
                 "function": function,
@@ -382,16 +422,21 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
                 "supervisor": pid in supervisors,
             }
             for pid, counts in sorted(by_process.items(), key=lambda kv: -sum(kv[1].values()))
+            if pid in cmdlines
         ],
     }
 
 
-def _supervisors(by_process: dict[int, Counter[str]]) -> set[int]:
-    """Processes that only waited while another process of the tree worked."""
-    waiting = {
-        pid: counts["waiting or idle"] / sum(counts.values())
-        for pid, counts in by_process.items()
-        if sum(counts.values())
-    }
-    idle = {pid for pid, share in waiting.items() if share >= SUPERVISOR_WAITING}
-    return idle if len(idle) < len(waiting) else set()
+def _supervisors(
+    kept: dict[int, Counter[str]], startup: Counter[int], parents: set[int]
+) -> set[int]:
+    """Processes that waited, start-up aside, while another process of the tree worked."""
+    idle, working = set(), set()
+    for pid, counts in kept.items():
+        core = sum(counts.values()) - startup[pid]
+        if core <= 0:
+            continue
+        waiting = counts["waiting or idle"] / core
+        limit = PARENT_WAITING if pid in parents else SUPERVISOR_WAITING
+        (idle if waiting >= limit else working).add(pid)
+    return idle if working else set()

@@ -160,6 +160,24 @@ class PySpyRecorder:
                 start_new_session=True,
             )
 
+    def wait_sampling(self, timeout: float = 5.0) -> bool:
+        """Wait until py-spy says it samples the target; False if it exited or timed out.
+
+        py-spy takes a moment to attach: a target told to start at once would run its
+        first tenths of a second unwatched.
+        """
+        if self._proc is None:
+            return False
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if b"Sampling process" in self.log_path.read_bytes():
+                return True
+            # WNOWAIT: look without reaping, so _wait can still collect py-spy's CPU use
+            if os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG):
+                return False
+            time.sleep(0.01)
+        return False
+
     def _wait(self, timeout: float) -> bool:
         """Wait for py-spy to exit and reap it, keeping its CPU use; False on timeout."""
         proc = self._proc

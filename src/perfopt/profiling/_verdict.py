@@ -30,8 +30,9 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
     """Say in one line how busy the cores were, where the samples went, and the bound.
 
     With --idle sampling, idle helper processes and threads add "waiting" samples: the
-    samples of supervisor processes (waiting while others work) are left out, and when
-    the cores are busy anyway, the verdict names the top category other than waiting.
+    samples of supervisor processes (waiting while others work) and of helper threads
+    blocked in a wait are left out, and when the cores are busy anyway, the verdict
+    names the top category other than waiting.
     When "other" leads because of imports and interpreter start/exit, it says start-up.
     When the two views disagree, the line says so.
     """
@@ -49,13 +50,16 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
     }
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     top, share = ranked[0]
-    note = " (waiting supervisor processes aside)" if working != everything else ""
+    left_out = [k for k, v in (pyspy_summary.get("working_left_out") or {}).items() if v]
+    note = f" ({' and '.join(left_out)} aside)" if left_out else ""
     if top == "waiting or idle" and pct >= _BUSY_PCT and len(ranked) > 1:
         top, share = ranked[1]
         note += " (idle helpers aside)"
     if top == "other":
-        reasons = pyspy_summary.get("other_reasons") or {}
-        startup = _startup_text(reasons, float(everything.get("other", share)))
+        reasons = pyspy_summary.get("working_other_reasons")
+        if reasons is None:  # a summary from before the working view
+            reasons = pyspy_summary.get("other_reasons") or {}
+        startup = _startup_text(reasons, share)
         if startup:
             return f"{head}; {100 * share:.0f}% of samples in other, {startup}"
     label = _GROUPS.get(top, "unclear")

@@ -20,6 +20,7 @@ class SelfplayWorkload(Workload):
     """9x9 five-in-a-row self-play with batched MCTS: serial, threads, processes, server."""
 
     name: ClassVar[str] = "selfplay"
+    preload: ClassVar[tuple[str, ...]] = ("torch", "perfopt.selfplay.runner")
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "parallel": ["serial", "process", "thread", "server"],
         "workers": [1, 2, 3, 4, 6, 8],

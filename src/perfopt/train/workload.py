@@ -45,6 +45,7 @@ class TrainWorkload(Workload):
     """LSTM training on an HDF5 sequence file: per-sample vs chunk loader, AMP, compile."""
 
     name: ClassVar[str] = "train"
+    preload: ClassVar[tuple[str, ...]] = ("torch", "perfopt.train.loop")
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "loader": ["per-sample", "chunk"],
         "amp": [False, True],
