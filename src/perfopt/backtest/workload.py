@@ -18,7 +18,15 @@ class BacktestWorkload(Workload):
     """500 stocks x 756 days of the RSI sleeve strategy, any engine, source and sharding."""
 
     name: ClassVar[str] = "backtest"
-    preload: ClassVar[tuple[str, ...]] = ("numba", "perfopt.backtest", "perfopt.data")
+    preload: ClassVar[tuple[str, ...]] = (
+        "numba",
+        "pyarrow.parquet",
+        "h5py",
+        "threadpoolctl",
+        "perfopt.backtest",
+        "perfopt.backtest.kernels",
+        "perfopt.data",
+    )
     axes: ClassVar[Mapping[str, tuple]] = {
         "engine": ("reference", "numba"),
         "source": ("sqlite", "parquet", "hdf5"),

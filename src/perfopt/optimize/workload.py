@@ -76,7 +76,7 @@ class OptimizeWorkload(Workload):
     """Optuna search: parallel plan x storage x data access x start method."""
 
     name: ClassVar[str] = "optimize"
-    preload: ClassVar[tuple[str, ...]] = ("optuna", "perfopt.optimize")
+    preload: ClassVar[tuple[str, ...]] = ("optuna", "perfopt.optimize", "perfopt.backtest.kernels")
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "mode": ["trial", "backtest", "hybrid", "thread"],
         "storage": ["memory", "sqlite", "journal", "postgresql"],

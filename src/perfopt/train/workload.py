@@ -45,7 +45,8 @@ class TrainWorkload(Workload):
     """LSTM training on an HDF5 sequence file: per-sample vs chunk loader, AMP, compile."""
 
     name: ClassVar[str] = "train"
-    preload: ClassVar[tuple[str, ...]] = ("torch", "perfopt.train.loop")
+    # torch.optim imports torch._dynamo at the first step: no part of an epoch
+    preload: ClassVar[tuple[str, ...]] = ("torch", "torch._dynamo", "perfopt.train.loop")
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "loader": ["per-sample", "chunk"],
         "amp": [False, True],
