@@ -77,6 +77,13 @@ def test_only_the_innermost_frame_line_counts(src: str) -> None:
             [f"Connection._recv_bytes ({STDLIB}/multiprocessing/connection.py:430)"],
             "IPC and pickling",
         ),
+        (
+            [
+                f"Connection._recv_bytes ({STDLIB}/multiprocessing/connection.py:430)",
+                f"Connection._recv ({STDLIB}/multiprocessing/connection.py:395)",
+            ],
+            "waiting or idle",
+        ),
         ([f"Queue.put ({STDLIB}/multiprocessing/queues.py:94)"], "IPC and pickling"),
         ([f"_Pickler.dump ({STDLIB}/pickle.py:487)"], "IPC and pickling"),
         ([f"Dataset.__getitem__ ({SITE}/h5py/_hl/dataset.py:800)"], "file IO"),
@@ -222,8 +229,8 @@ def test_a_parent_waiting_half_its_time_supervises_a_stalled_sibling_does_not(sr
     child = ROOT + ';process 11:"python worker.py"'
     sibling = 'process 12:"python other.py"'
     lines = [
-        rec(f"<module> ({src}:1)", f"join ({join}:149)", count=6),  # the parent of 11
-        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=4),
+        rec(f"<module> ({src}:1)", f"join ({join}:149)", count=8),  # the parent of 11
+        rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=2),
         rec(f"loop ({src}:4)", count=10, root=child),
         rec(f"wait ({src}:8)", count=6, root=sibling),  # no children: it stays in view
         rec(f"loop ({src}:4)", count=4, root=sibling),
@@ -235,3 +242,16 @@ def test_a_parent_waiting_half_its_time_supervises_a_stalled_sibling_does_not(sr
         12: False,
     }
     assert result["working_categories"]["waiting or idle"] == pytest.approx(6 / 20)
+
+
+def test_a_waiting_parent_that_also_works_stays_in_view(src: str) -> None:
+    # a driver whose main thread waits while its scheduler thread works, as Dask's does
+    join = f"{STDLIB}/multiprocessing/process.py"
+    child = ROOT + ';process 11:"python worker.py"'
+    lines = [
+        rec(f"<module> ({src}:1)", f"join ({join}:149)", count=10),
+        rec(f"schedule ({src}:4)", count=6),
+        rec(f"loop ({src}:4)", count=10, root=child),
+    ]
+    result = classify_stacks(lines)
+    assert not any(p["supervisor"] for p in result["processes"])

@@ -104,7 +104,9 @@ def _optuna_storage(v: _View) -> bool:
 _WAIT_FUNCTIONS = (
     ("/threading.py", ("wait", "wait_for", "join", "_wait_for_tstate_lock", "acquire")),
     ("/selectors.py", ("select",)),
-    ("/multiprocessing/connection.py", ("wait", "poll", "_poll")),
+    # _recv is the raw read loop: it blocks until the other end sends (a worker's
+    # watcher thread, a server waiting for leaves); unpickling is counted apart
+    ("/multiprocessing/connection.py", ("wait", "poll", "_poll", "_recv")),
     ("/multiprocessing/popen_fork.py", ("wait", "poll")),
     ("/multiprocessing/pool.py", ("wait", "get", "join")),
     ("/multiprocessing/process.py", ("join",)),
@@ -305,9 +307,11 @@ def _short_path(path: str) -> str:
 # resource tracker. Its samples say where it sat, not where the work went, so the
 # working view leaves them out, as it leaves out helper threads blocked in a wait. A
 # parent of sampled processes needs to wait half its time to count, any other process
-# nearly all of it (a worker stalled on a queue must stay in view).
+# nearly all of it (a worker stalled on a queue must stay in view); and either must work
+# less than half as much as the busiest one (a driver whose scheduler thread works stays).
 SUPERVISOR_WAITING = 0.9
 PARENT_WAITING = 0.5
+SUPERVISOR_BUSY = 0.5
 
 
 def _shares(counts: Counter[str], keys: Iterable[str]) -> dict[str, float]:
@@ -431,12 +435,17 @@ def _supervisors(
     kept: dict[int, Counter[str]], startup: Counter[int], parents: set[int]
 ) -> set[int]:
     """Processes that waited, start-up aside, while another process of the tree worked."""
-    idle, working = set(), set()
+    shares: dict[int, tuple[float, int]] = {}  # pid -> (waiting share, busy samples)
     for pid, counts in kept.items():
         core = sum(counts.values()) - startup[pid]
-        if core <= 0:
-            continue
-        waiting = counts["waiting or idle"] / core
-        limit = PARENT_WAITING if pid in parents else SUPERVISOR_WAITING
-        (idle if waiting >= limit else working).add(pid)
-    return idle if working else set()
+        if core > 0:
+            waiting = counts["waiting or idle"]
+            shares[pid] = (waiting / core, core - waiting)
+    busiest = max((busy for _, busy in shares.values()), default=0)
+    idle = {
+        pid
+        for pid, (waiting, busy) in shares.items()
+        if waiting >= (PARENT_WAITING if pid in parents else SUPERVISOR_WAITING)
+        and busy < SUPERVISOR_BUSY * busiest
+    }
+    return idle if len(idle) < len(shares) else set()
