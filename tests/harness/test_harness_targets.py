@@ -149,6 +149,20 @@ def test_chunk_loader_reduction() -> None:
     assert evaluate(target("chunk-loader-59.9"), [per, fast])["verdict"] == PASS
 
 
+def test_the_verdict_names_the_pairs_it_did_not_use() -> None:
+    cpu = {"device": "cpu"}
+    per = cell("train", {"amp": False, "loader": "per-sample"}, 10.0, info=cpu, epoch_s=10.0)
+    chunk = cell("train", {"amp": False, "loader": "chunk"}, 4.5, info=cpu, epoch_s=4.5)
+    per_amp = cell("train", {"amp": True, "loader": "per-sample"}, 8.0, info=cpu, epoch_s=8.0)
+    chunk_amp = cell("train", {"amp": True, "loader": "chunk"}, 2.0, info=cpu, epoch_s=2.0)
+    v = evaluate(target("chunk-loader-59.9"), [per, chunk, per_amp, chunk_amp])
+    assert v["verdict"] == PASS and v["measured"] == "75.0% less epoch_s"
+    other = f"{chunk['cell_id']} vs {per['cell_id']}"
+    assert f"the best of 2 comparable pairs, the others: 55.0% ({other})" in v["reason"]
+    # a single pair has nothing to add
+    assert "comparable pairs" not in evaluate(target("chunk-loader-59.9"), [per, chunk])["reason"]
+
+
 def test_amp_needs_a_gpu() -> None:
     off = cell("train", {"amp": False, "loader": "chunk"}, 10, info={"device": "cpu"}, epoch_s=10.0)
     on = cell("train", {"amp": True, "loader": "chunk"}, 60, info={"device": "cpu"}, epoch_s=60.0)

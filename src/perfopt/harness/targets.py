@@ -332,6 +332,7 @@ def _compare(part: Comparison, records: Sequence[Mapping[str, Any]]) -> dict[str
         )
     base, best, ratio = max(pairs, key=lambda p: p[2])
     cells = [base["cell_id"], best["cell_id"]]
+    others = _other_pairs(part, [p for p in pairs if p[0] is not base or p[1] is not best])
     if part.reduction:
         measured = f"{100 * ratio:.1f}% less {part.metric}"
         ok = ratio >= part.claim_low
@@ -340,7 +341,7 @@ def _compare(part: Comparison, records: Sequence[Mapping[str, Any]]) -> dict[str
             f"{metric_value(best, part.metric):.3f} vs {metric_value(base, part.metric):.3f} "
             f"= {measured} (claim >= {100 * part.claim_low:.1f}%)"
         )
-        reason += _cpu_note(part, base, best)
+        reason += others + _cpu_note(part, base, best)
         return _part(part.label, PASS if ok else FAIL, reason, cells, measured=measured)
     measured = f"{ratio:.2f}x"
     claim = (
@@ -350,7 +351,7 @@ def _compare(part: Comparison, records: Sequence[Mapping[str, Any]]) -> dict[str
         f"{best['cell_id']} vs {base['cell_id']}: {part.metric} "
         f"{metric_value(best, part.metric):.4g} vs {metric_value(base, part.metric):.4g} "
         f"= {measured} (claim {claim})"
-    )
+    ) + others
     bound = efficiency = None
     if part.workers_param:
         workers = best["params"].get(part.workers_param)
@@ -379,6 +380,18 @@ def _compare(part: Comparison, records: Sequence[Mapping[str, Any]]) -> dict[str
     return _part(
         part.label, verdict, reason, cells, measured=measured, bound=bound, efficiency=efficiency
     )
+
+
+def _other_pairs(part: Comparison, pairs: list[tuple[Any, Any, float]]) -> str:
+    """The comparable pairs the verdict did not use: the best pair is not the only one."""
+    if not pairs:
+        return ""
+    text = ", ".join(
+        (f"{100 * ratio:.1f}%" if part.reduction else f"{ratio:.2f}x")
+        + f" ({variant['cell_id']} vs {base['cell_id']})"
+        for base, variant, ratio in sorted(pairs, key=lambda p: -p[2])
+    )
+    return f"; the best of {len(pairs) + 1} comparable pairs, the others: {text}"
 
 
 def _ratio(part: Comparison, base: Mapping[str, Any], variant: Mapping[str, Any]) -> float:
