@@ -43,11 +43,9 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
     if not pyspy_summary or not pyspy_summary.get("available") or not pyspy_summary.get("samples"):
         label = "CPU-bound" if pct >= _BUSY_PCT else "not CPU-bound"
         return f"{head}; no py-spy samples: {label}"
-    everything = pyspy_summary.get("categories", {})
-    working = pyspy_summary.get("working_categories") or everything
-    shares = {c: s for c, s in working.items() if s > 0} or {
-        c: s for c, s in everything.items() if s > 0
-    }
+    # the working view (summaries written before it have only "categories")
+    working = pyspy_summary.get("working_categories") or pyspy_summary.get("categories", {})
+    shares = {c: s for c, s in working.items() if s > 0}
     ranked = sorted(shares.items(), key=lambda kv: -kv[1])
     top, share = ranked[0]
     left_out = [k for k, v in (pyspy_summary.get("working_left_out") or {}).items() if v]
@@ -57,7 +55,7 @@ def verdict(sampler_summary: Mapping[str, Any], pyspy_summary: Mapping[str, Any]
         note += " (idle helpers aside)"
     if top == "other":
         reasons = pyspy_summary.get("working_other_reasons")
-        if reasons is None:  # a summary from before the working view
+        if reasons is None:
             reasons = pyspy_summary.get("other_reasons") or {}
         startup = _startup_text(reasons, share)
         if startup:
