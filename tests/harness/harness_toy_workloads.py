@@ -78,13 +78,19 @@ class ToyWorkload(Workload):
 
 
 def burn_in_run() -> int:
-    """CPU work inside the measured run."""
-    return sum(i * i for i in range(3_000_000))
+    """CPU work inside the measured run (a plain loop: this frame is the innermost one)."""
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    return total
 
 
 def burn_at_exit() -> int:
     """CPU work after the run, while the child exits."""
-    return sum(i * i for i in range(6_000_000))
+    total = 0
+    for i in range(6_000_000):
+        total += i * i
+    return total
 
 
 class MissingPreloadWorkload(ToyWorkload):
