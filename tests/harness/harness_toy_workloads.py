@@ -20,7 +20,7 @@ class ToyWorkload(Workload):
 
     name: ClassVar[str] = "toy"
     axes: ClassVar[Mapping[str, list[Any]]] = {
-        "mode": ["ok", "fail", "crash", "hang", "invalid", "busy-exit"],
+        "mode": ["ok", "fail", "crash", "hang", "invalid", "busy", "busy-exit"],
         "size": [1, 2, 3],
         "workers": [1, 2],
         "counter": [],
@@ -55,7 +55,8 @@ class ToyWorkload(Workload):
             os.kill(os.getpid(), signal.SIGSEGV)
         if mode == "busy-exit":
             atexit.register(burn_at_exit)  # the interpreter's exit is not the run
-            burn_in_run()
+        if mode in ("busy", "busy-exit"):
+            burn_in_run()  # long enough for py-spy's samples
         if mode == "hang":
             grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
             Path(params["pidfile"]).write_text(str(grandchild.pid))

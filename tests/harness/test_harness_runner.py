@@ -146,7 +146,7 @@ def test_repeats_keep_each_run(toy: str, tmp_path: Path) -> None:
 def test_pyspy_watches_one_extra_untimed_run(toy: str, tmp_path: Path) -> None:
     from perfopt.harness.views import pyspy_status
 
-    text = toy_spec(tmp_path, ["ok"]).replace("pyspy = false", "pyspy = true")
+    text = toy_spec(tmp_path, ["busy"]).replace("pyspy = false", "pyspy = true")
     spec = parse_spec(text, "t.toml").with_overrides(repeats=2)
     run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
     (record,) = load(run.results_path)
@@ -168,7 +168,7 @@ def test_pyspy_attached_to_the_last_timed_run(toy: str, tmp_path: Path) -> None:
 
     if not pyspy_status()[0]:
         pytest.skip("py-spy cannot read processes here")
-    text = toy_spec(tmp_path, ["ok"]).replace(
+    text = toy_spec(tmp_path, ["busy"]).replace(
         "pyspy = false", "pyspy = true\npyspy_separate = false"
     )
     spec = parse_spec(text, "t.toml").with_overrides(repeats=2)
