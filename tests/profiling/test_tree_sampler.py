@@ -35,7 +35,10 @@ def test_two_busy_processes_count_about_twice_the_cpu_of_one(
     assert root in pids and len(pids) == 2
     cpu = {pid: p["cpu_user_s"] + p["cpu_system_s"] for pid, p in pids.items()}
     tree_cpu = two["cpu_user_s"] + two["cpu_system_s"]
-    assert tree_cpu == pytest.approx(sum(cpu.values()), abs=0.05)
+    # The tree also counts the child's time after its last tick (the root's reaped-
+    # children counters): up to one sampling interval more than the per-process sums.
+    per_process = sum(cpu.values())
+    assert per_process - 0.01 <= tree_cpu <= per_process + 1.0 / two["hz"] + 0.01
     assert tree_cpu / max(cpu.values()) > 1.5
     busiest = max(p["cpu_cores"] for p in pids.values())
     assert two["cpu_utilization_cores"] / busiest > 1.5
