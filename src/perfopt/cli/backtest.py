@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `backtest` command."""
     parser = subparsers.add_parser(
         "backtest",
-        help="run the RSI sleeve backtest (500 stocks x 3 years by default data)",
+        help="run the RSI sleeve backtest on a data folder (the seed: 500 stocks x 3 years)",
         description=(
             "Backtest the RSI sleeve strategy (specs/backtest.md) on a data folder and print "
             "a stage breakdown (load, signals, simulate, metrics, total) and the metrics. "
