@@ -213,7 +213,7 @@ def _run_repeat(
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(header).encode() + b"\n")
         proc.stdin.flush()
-        state = _wait_ready(ready_r, ctx.spec.prepare_timeout)
+        state = _wait_for(ready_r, b"ready", ctx.spec.prepare_timeout, proc)
         if state == "timeout":
             _kill_group(proc)
             rep.status = "timeout"
@@ -229,7 +229,7 @@ def _run_repeat(
             proc.stdin.write(b"go\n")
             proc.stdin.flush()
             proc.stdin.close()
-            if _wait_done(ready_r, proc, ctx.spec.cell_timeout) == "timeout":
+            if _wait_for(ready_r, b"done", ctx.spec.cell_timeout, proc) == "timeout":
                 _kill_group(proc)
                 rep.status = "timeout"
                 rep.error = (
@@ -271,27 +271,8 @@ def _run_repeat(
         _tidy(cell_dir, workdir, result_path, (out_log, err_log), ctx.keep_workdirs)
 
 
-def _wait_ready(fd: int, timeout: float) -> str:
-    """Wait for the child's "ready" line: "ready", "exited" (EOF first) or "timeout"."""
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return "timeout"
-        readable, _, _ = select.select([fd], [], [], min(remaining, 1.0))
-        if not readable:
-            continue
-        chunk = os.read(fd, 64)
-        if not chunk:
-            return "exited"
-        buf += chunk
-        if b"ready" in buf:
-            return "ready"
-
-
-def _wait_done(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> str:
-    """Wait for the child's "done" line: "done", "exited" (without it) or "timeout"."""
+def _wait_for(fd: int, word: bytes, timeout: float, proc: subprocess.Popen[bytes]) -> str:
+    """Wait for the child's line `word`: the word, "exited" (without it) or "timeout"."""
     deadline = time.monotonic() + timeout
     buf = b""
     while proc.poll() is None:
@@ -299,15 +280,14 @@ def _wait_done(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> str:
         if remaining <= 0:
             return "timeout"
         readable, _, _ = select.select([fd], [], [], min(remaining, 0.1))
-        if readable:
-            chunk = os.read(fd, 64)
-            buf += chunk
-            if b"done" in buf:
-                return "done"
-            if not chunk:  # every writer closed: the child is exiting
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                return "exited" if proc.poll() is not None else "timeout"
+        if not readable:
+            continue
+        chunk = os.read(fd, 64)
+        buf += chunk
+        if word in buf:
+            return word.decode()
+        if not chunk:  # every writer closed: the child is exiting
+            return "exited"
     return "exited"
 
 

@@ -314,8 +314,8 @@ PARENT_WAITING = 0.5
 SUPERVISOR_BUSY = 0.5
 
 
-def _shares(counts: Counter[str], keys: Iterable[str]) -> dict[str, float]:
-    total = sum(counts.values())
+def _shares(counts: Counter[str], keys: Iterable[str], total: int) -> dict[str, float]:
+    """counts[k] / total for each key, rounded (0.0 for an empty view)."""
     return {k: round(counts[k] / total, 4) if total else 0.0 for k in keys}
 
 
@@ -384,7 +384,6 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
         if reason in STARTUP_REASONS:
             startup[pid] += n
     total = sum(by_category.values())
-    share = (lambda n: round(n / total, 4)) if total else (lambda n: 0.0)
     supervisors = _supervisors(kept, startup, parents)
     working: Counter[str] = Counter()
     working_reasons: Counter[str] = Counter()
@@ -393,6 +392,7 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
             working.update(counts)
             working_reasons.update(kept_reasons[pid])
     view, view_reasons = (working, working_reasons) if working else (by_category, other_reasons)
+    view_total = sum(view.values())
     left_out = {
         "supervisor processes": sum(sum(kept[pid].values()) for pid in supervisors),
         "idle helper threads": idle_helpers,
@@ -400,19 +400,19 @@ def classify_stacks(lines: Iterable[str]) -> dict[str, Any]:
     return {
         "samples": total,
         "unparsed_lines": unparsed,
-        "categories": _shares(by_category, CATEGORIES),
+        "categories": _shares(by_category, CATEGORIES, total),
         "category_samples": {c: by_category[c] for c in CATEGORIES},
-        "other_reasons": {r: share(n) for r, n in other_reasons.most_common()},
-        "working_categories": _shares(view, CATEGORIES),
-        "working_other_reasons": {
-            r: round(n / sum(view.values()), 4) for r, n in view_reasons.most_common()
-        },
+        "other_reasons": _shares(other_reasons, [r for r, _ in other_reasons.most_common()], total),
+        "working_categories": _shares(view, CATEGORIES, view_total),
+        "working_other_reasons": _shares(
+            view_reasons, [r for r, _ in view_reasons.most_common()], view_total
+        ),
         "working_left_out": {k: v for k, v in left_out.items() if v and working},
         "top_functions": [
             {
                 "function": function,
                 "file": file,
-                "share": share(n),
+                "share": round(n / total, 4),
                 "category": function_categories[(function, file)].most_common(1)[0][0],
             }
             for (function, file), n in by_function.most_common(TOP_FUNCTIONS)
