@@ -12,6 +12,10 @@ Contract for implementers:
   parameters a cell does not name.
 - `skip_reason(params)` returns why a combination is invalid (for example hybrid
   oversubscription, or fork after torch threads), or None. It must be cheap and pure.
+- `problem_axes` maps each axis whose change changes the problem (not only its speed:
+  a different universe, dataset or number of trials) to why; a key "axis=value" marks
+  one value that is no drop-in substitute (in-memory storage keeps nothing). The
+  harness never recommends such a change as a speed-up.
 - `preload` names the modules `run` imports (torch, optuna, numba...): the harness
   imports them before timing starts, so its views watch the work, not the imports.
 - `prepare(params, cache_dir)` creates shared inputs (generated data) in `cache_dir`;
@@ -74,6 +78,7 @@ class Workload(ABC):
     axes: ClassVar[Mapping[str, Sequence[Any]]]
     defaults: ClassVar[Mapping[str, Any]]
     preload: ClassVar[tuple[str, ...]] = ()
+    problem_axes: ClassVar[Mapping[str, str]] = {}
 
     def skip_reason(self, params: Mapping[str, Any]) -> str | None:
         """Return why this combination cannot run, or None when it can."""

@@ -81,7 +81,7 @@ class ToyWorkload(Workload):
 def burn_in_run() -> int:
     """CPU work inside the measured run (a plain loop: this frame is the innermost one)."""
     total = 0
-    for i in range(3_000_000):
+    for i in range(8_000_000):  # ~1 s: enough samples for py-spy on a busy machine
         total += i * i
     return total
 
@@ -89,7 +89,7 @@ def burn_in_run() -> int:
 def burn_at_exit() -> int:
     """CPU work after the run, while the child exits."""
     total = 0
-    for i in range(6_000_000):
+    for i in range(16_000_000):
         total += i * i
     return total
 

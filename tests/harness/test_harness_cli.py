@@ -100,12 +100,16 @@ def test_matrix_file_then_report_rerender(
     assert "not a valid regular expression" in capsys.readouterr().err
 
 
-def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path, gone) -> None:
-    pidfile = tmp_path / "grandchild.pid"
+def test_ctrl_c_kills_the_running_cell_and_resume_keeps_finished_repeats(
+    tmp_path: Path, gone
+) -> None:
+    pidfile, counter = tmp_path / "grandchild.pid", tmp_path / "counter.txt"
     spec = tmp_path / "m.toml"
     spec.write_text(
-        'name = "cc"\npyspy = false\ncell_timeout = 300\n[[grid]]\nworkload = "toy"\n'
-        f'fixed = {{ pidfile = "{pidfile}" }}\naxes = {{ mode = ["ok", "hang", "ok"], size = [1] }}\n'
+        'name = "cc"\npyspy = false\nrepeats = 2\ncell_timeout = 300\n[[grid]]\n'
+        'workload = "toy"\n'
+        f'fixed = {{ pidfile = "{pidfile}", counter = "{counter}" }}\n'
+        'axes = { mode = ["ok", "hang", "ok"], size = [1] }\n'
         'include = [{ mode = "ok", size = 2 }]\n'
     )
     env = {
@@ -114,8 +118,9 @@ def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path, gone) -
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
     }
     out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "perfopt", "matrix", "--preset", str(spec), "--out", str(out)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "perfopt", "matrix", "--preset", str(spec), "--out", str(out)],
+        cmd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -131,6 +136,22 @@ def test_ctrl_c_kills_the_running_cell_and_exits_cleanly(tmp_path: Path, gone) -
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert b"--resume" in err
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [r["params"]["mode"] for r in records] == ["ok"]  # the hung cell is not recorded
     assert gone(grandchild, 10), "the cell's grandchild survived Ctrl-C"
+    # the grid was not finished: no cell line yet, but every finished repeat is kept
+    assert (out / "results.jsonl").read_text() == ""
+    before = counter.read_text().splitlines()
+    assert "hang 1" in before
+    kept = sorted(p.parent.name for p in out.glob("cells/*/repeat-r*.json"))
+    assert len(kept) == len([x for x in before if x.startswith("ok")])
+    # resume (the hang now times out): kept repeats are not run again
+    done = subprocess.run(
+        [*cmd, "--resume", "--cell-timeout", "1"], env=env, capture_output=True, cwd=tmp_path
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1 when a failed cell is reported so
+    runs = counter.read_text().splitlines()
+    assert sorted(x for x in runs if x.startswith("ok")) == ["ok 1", "ok 1", "ok 2", "ok 2"]
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    by_mode = {(r["params"]["mode"], r["params"]["size"]): r for r in records}
+    assert by_mode[("hang", 1)]["status"] == "timeout"
+    assert len(by_mode[("ok", 1)]["runs"]) == 2 and len(by_mode[("ok", 2)]["runs"]) == 2
+    assert not list(out.glob("cells/*/repeat-*.json"))  # folded into the cell lines

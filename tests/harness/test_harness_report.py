@@ -93,12 +93,15 @@ def record(
     }
 
 
+NAIVE = {"access": "naive", "executor": "local"}
+
+
 def sample_records() -> list[dict[str, Any]]:
     io_stages = {"load": 4.0, "compute": 1.0}
     return [
         record(
             1,
-            {"storage": "sqlite", "mode": "trial", "n_jobs": 1},
+            {**NAIVE, "storage": "sqlite", "mode": "trial", "n_jobs": 1},
             [5.0, 5.2, 4.9],
             io_stages,
             {"Python compute": 0.8, "database IO": 0.1, "waiting or idle": 0.1},
@@ -107,7 +110,7 @@ def sample_records() -> list[dict[str, Any]]:
         ),
         record(
             2,
-            {"storage": "sqlite", "mode": "trial", "n_jobs": 2},
+            {**NAIVE, "storage": "sqlite", "mode": "trial", "n_jobs": 2},
             [3.0, 4.5, 2.0],
             io_stages,
             {"Optuna storage": 0.7, "Python compute": 0.3},
@@ -190,14 +193,20 @@ def test_report_content(tmp_path: Path) -> None:
         < text.index("## Target verdicts")
         < text.index("## Workload: optimize")
     )
-    assert "| trial-parallel-2-3x | **NOT APPLICABLE** | 1.65x | 2.0x | 82% |" in text
-    assert "machine has 2 cores: the best possible speedup with 2 workers is 2.0x" in text
-    # a table of the params that vary, with metrics
-    assert "| cell | n_jobs | storage | status | median s | n | spread | trials_per_s |" in text
+    # every ratio with its interval and n; a parallel claim past 2 cores is projected
+    assert "| target | verdict | measured | 95% interval | n | core bound | efficiency |" in text
+    assert "| trial-parallel-2-3x | **INCONCLUSIVE** | 2.48x at 4 workers | [0.26, 23.25] | 3/3 | 2x | 83% |" in text
+    assert "no speedup is established here yet" in text
+    assert "1.66x [0.61, 4.51], n=3/3" in text and "projected at 4 workers" in text
+    # a table of the params that vary, with metrics and the speed against the default
+    assert (
+        "| cell | access | executor | n_jobs | storage | status | median s | n | spread | "
+        "speed vs default [95%] | trials_per_s |" in text
+    )
     assert "Same in every cell: mode=trial." in text
-    # a recommendation against the default configuration
-    assert "instead of the default `n_jobs=1 storage=sqlite`" in text
-    assert "12,500x faster" in text
+    # no recommendation from runs whose intervals overlap, or from single runs
+    assert "no setting is significantly faster than the default" in text
+    assert "the closest: `n_jobs=2` 1.68x [0.62, 4.56], n=3/3" in text
     # pyperf-style warnings: a large spread and a tiny timing
     assert "optimize-0000000002`: the standard deviation is" in text
     assert "too short to time reliably" in text

@@ -16,6 +16,7 @@ def toy_spec(tmp_path: Path, modes: list[str], timeout: float = 3.0, extra: str 
     pidfile = tmp_path / "grandchild.pid"
     return f"""
 name = "toytest"
+repeats = 1
 cell_timeout = {timeout}
 pyspy = false
 [[grid]]

@@ -37,6 +37,11 @@ class BacktestWorkload(Workload):
         "days": (252, 756, 1512),
         "seed": (7,),
     }
+    problem_axes: ClassVar[Mapping[str, str]] = {
+        "tickers": "a different universe",
+        "days": "a different period",
+        "seed": "different data",
+    }
     defaults: ClassVar[Mapping[str, Any]] = {
         "engine": "numba",
         "source": "hdf5",

@@ -21,10 +21,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument(
         "--preset",
         default="quick",
-        metavar="quick|full|FILE",
+        metavar="quick|full|device|FILE",
         help="a shipped preset name or the path of a matrix TOML file (default: quick)",
     )
     _common(m)
+    m.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the cells (grid, id, params, runs or why skipped) and run nothing",
+    )
     m.add_argument(
         "--resume",
         action="store_true",
@@ -98,7 +103,31 @@ def _common(p: argparse.ArgumentParser) -> None:
         "there is never overwritten)",
     )
     p.add_argument(
-        "--repeats", type=int, metavar="N", help="runs per cell, each in a fresh process"
+        "--repeats",
+        type=int,
+        metavar="N",
+        help="runs per cell, each in a fresh process, interleaved with the other cells of "
+        "its grid (default: the preset's, at least 3 for a verdict)",
+    )
+    p.add_argument(
+        "--until-ci",
+        type=float,
+        metavar="PCT",
+        help="after the minimum repeats, add repeats to the cells of every judged ratio "
+        "whose 95%% interval is wider than +-PCT%% of the ratio (adaptive mode)",
+    )
+    p.add_argument(
+        "--max-repeats",
+        type=int,
+        default=10,
+        metavar="N",
+        help="with --until-ci: at most N runs per cell (default: 10)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="S",
+        help="with --until-ci: add no repeat once the run has taken S seconds",
     )
     p.add_argument(
         "--cell-timeout",
@@ -124,13 +153,33 @@ def _finish(run) -> int:  # noqa: ANN001 - MatrixRun, imported lazily
     return 0
 
 
+def _options(args: argparse.Namespace):  # noqa: ANN202 - ScheduleOptions, imported lazily
+    import math
+
+    from perfopt.errors import UserError
+    from perfopt.harness.schedule import ScheduleOptions
+
+    if args.until_ci is not None and not (math.isfinite(args.until_ci) and args.until_ci > 0):
+        raise UserError(f"--until-ci must be a positive percentage, got {args.until_ci}")
+    if args.max_repeats < 1:
+        raise UserError(f"--max-repeats must be at least 1, got {args.max_repeats}")
+    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
+        raise UserError(f"--budget must be a positive number of seconds, got {args.budget}")
+    if args.until_ci is None and args.budget is not None:
+        raise UserError("--budget applies to --until-ci runs; add --until-ci PCT")
+    return ScheduleOptions(args.until_ci, args.max_repeats, args.budget)
+
+
 def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
     from perfopt.harness.matrix import run_matrix
     from perfopt.harness.progress import ConsoleProgress
 
     spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
+    options = _options(args)
     try:
-        run = run_matrix(spec, args.out, progress=ConsoleProgress(sys.stderr), **kwargs)
+        run = run_matrix(
+            spec, args.out, progress=ConsoleProgress(sys.stderr), options=options, **kwargs
+        )
     except KeyboardInterrupt:
         print(
             "perfopt: interrupted; the running cell was killed and not recorded. "
@@ -144,7 +193,14 @@ def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
 def _matrix(args: argparse.Namespace) -> int:
     from perfopt.harness.spec import load_spec
 
-    return _run(load_spec(args.preset), args, resume=args.resume, only=args.only)
+    spec = load_spec(args.preset)
+    if args.dry_run:
+        from perfopt.harness.matrix import describe_cells
+
+        spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
+        print("\n".join(describe_cells(spec, args.only)))
+        return 0
+    return _run(spec, args, resume=args.resume, only=args.only)
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from perfopt.errors import UserError
@@ -38,6 +38,7 @@ class Cell:
     baseline: bool
     skip: str | None
     uses_workers: bool
+    problem_axes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -102,6 +103,7 @@ def expand(spec: MatrixSpec) -> list[Cell]:
                     baseline=i == baseline_idx,
                     skip=skip,
                     uses_workers=_uses_workers(resolved, cls),
+                    problem_axes=_problem_axes(cls),
                 )
             )
     return cells
@@ -198,6 +200,11 @@ def _uses_workers(params: Mapping[str, Any], cls: type[Workload] | None) -> bool
         if isinstance(value, int) and not isinstance(value, bool) and value > 1:
             return True
     return params.get("parallel") not in (None, "serial")
+
+
+def _problem_axes(cls: type[Workload] | None) -> dict[str, str]:
+    """The axes whose change changes the problem, as the workload declares them."""
+    return dict(getattr(cls, "problem_axes", {}) or {}) if cls is not None else {}
 
 
 def _fmt(value: Any) -> str:

@@ -14,7 +14,8 @@ from perfopt.errors import UserError
 from perfopt.harness import cells as cells_mod
 from perfopt.harness import environment, results
 from perfopt.harness.progress import Progress
-from perfopt.harness.runner import RunContext, run_cell, skipped_record
+from perfopt.harness.runner import RunContext
+from perfopt.harness.schedule import ScheduleOptions, run_cells
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import measure_overhead_line, pyspy_status
 
@@ -45,8 +46,12 @@ def run_matrix(
     progress: Progress | None = None,
     keep_workdirs: bool = False,
     write_report: bool = True,
+    options: ScheduleOptions | None = None,
 ) -> MatrixRun:
-    """Run every cell of `spec` (or those matching `only`), then write REPORT.md."""
+    """Run every cell of `spec` (or those matching `only`), then write REPORT.md.
+
+    Repeats of a grid's cells run interleaved (see `perfopt.harness.schedule`).
+    """
     progress = progress or Progress()
     all_cells = cells_mod.expand(spec)  # validates before any folder is made
     chosen = _filter(all_cells, only)
@@ -54,6 +59,7 @@ def run_matrix(
     out_dir = _choose_out_dir(spec.name, out, resume, runs_root, notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / RESULTS_NAME
+    results_path.touch()  # so that a run interrupted in its first grid can be resumed
     results.repair_tail(results_path)
     done = results.finished_ids(results_path) if resume else set()
     todo = [c for c in chosen if c.cell_id not in done]
@@ -74,14 +80,15 @@ def run_matrix(
     )
     for text in notes:
         progress.note(text)
-    counts: dict[str, int] = {}
     progress.begin(len(todo), len(chosen) - len(todo))
     try:
-        for index, cell in enumerate(todo, 1):
-            record = skipped_record(cell, ctx) if cell.skip else run_cell(cell, ctx)
-            results.append(results_path, record)
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
-            progress.cell_done(index, cell, record)
+        counts = run_cells(
+            todo,
+            ctx,
+            lambda record: _write(results_path, out_dir, record),
+            progress,
+            options or ScheduleOptions(),
+        )
         if spec.overhead and not _has_overhead(results_path):
             progress.note("measuring the views' own overhead on a CPU-bound loop")
             results.append(results_path, _overhead_record(spec, ctx))
@@ -100,6 +107,27 @@ def run_matrix(
         resumed=len(chosen) - len(todo),
         notes=notes,
     )
+
+
+def _write(results_path: Path, out_dir: Path, record: dict[str, Any]) -> None:
+    """Append a cell's line; its saved repeats are then redundant."""
+    results.append(results_path, record)
+    for path in (out_dir / "cells" / record["cell_id"]).glob("repeat-*.json"):
+        path.unlink(missing_ok=True)
+
+
+def describe_cells(spec: MatrixSpec, only: str | None = None) -> list[str]:
+    """One line per cell (grid, id, params, repeats or why it is skipped): --dry-run."""
+    chosen = _filter(cells_mod.expand(spec), only)
+    lines = []
+    for cell in chosen:
+        what = f"skipped: {cell.skip}" if cell.skip else f"{cell.repeats} runs"
+        lines.append(f"{cell.grid:<22} {cell.cell_id}  {cell.label}  [{what}]")
+    runs = sum(c.repeats for c in chosen if not c.skip)
+    lines.append(
+        f"{len(chosen)} cells ({sum(1 for c in chosen if c.skip)} skipped), {runs} timed runs"
+    )
+    return lines
 
 
 def _filter(all_cells: list[cells_mod.Cell], only: str | None) -> list[cells_mod.Cell]:

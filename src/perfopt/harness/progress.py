@@ -1,4 +1,4 @@
-"""Progress reporting for matrix runs: a tqdm bar with ETA plus one line per cell."""
+"""Progress reporting for matrix runs: a tqdm bar over repeats with ETA, a line per cell."""
 
 from __future__ import annotations
 
@@ -10,12 +10,21 @@ from perfopt.harness.cells import Cell
 
 
 class Progress:
-    """Callbacks the runner makes; this base class ignores them all."""
+    """Callbacks the scheduler makes; this base class ignores them all."""
 
-    def begin(self, total: int, skipped_done: int) -> None:
+    def begin(self, cells: int, resumed_cells: int) -> None:
         """Called once with the number of cells to run and those resumed as done."""
 
-    def cell_done(self, index: int, cell: Cell, record: dict[str, Any]) -> None:
+    def begin_repeats(self, total: int, resumed: int) -> None:
+        """Called once with the repeats planned and those an interrupted run left."""
+
+    def add_repeats(self, n: int) -> None:
+        """An adaptive run (--until-ci) planned n more repeats."""
+
+    def repeat_done(self, cell: Cell, repeat: Any) -> None:
+        """Called after each repeat (a `runner.Repeat`)."""
+
+    def cell_done(self, cell: Cell, record: dict[str, Any]) -> None:
         """Called after each cell's line is written."""
 
     def note(self, text: str) -> None:
@@ -26,32 +35,55 @@ class Progress:
 
 
 class ConsoleProgress(Progress):
-    """tqdm bar on a TTY, and always one line per finished cell on `stream`."""
+    """tqdm bar over repeats on a TTY; always one line per finished cell on `stream`."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self._bar: Any = None
         self._total = 0
+        self._done = 0
+        self._cells = 0
+        self._cells_done = 0
         self._t0 = time.monotonic()
 
-    def begin(self, total: int, skipped_done: int) -> None:
-        """Open the bar."""
+    def begin(self, cells: int, resumed_cells: int) -> None:
+        """Remember the cell count; say what a resume skips."""
+        self._cells = cells
+        if resumed_cells:
+            self.note(f"resuming: {resumed_cells} cells already finished")
+
+    def begin_repeats(self, total: int, resumed: int) -> None:
+        """Open the bar over every planned repeat."""
         from tqdm import tqdm
 
-        self._total = total
+        self._total = max(total - resumed, 0)
         self._t0 = time.monotonic()
-        if skipped_done:
-            self.note(f"resuming: {skipped_done} cells already finished")
+        if resumed:
+            self.note(f"resuming: {resumed} repeats of unfinished cells kept")
         self._bar = tqdm(
-            total=total,
+            total=self._total,
             file=self.stream,
-            unit="cell",
+            unit="run",
             disable=not self.stream.isatty(),
             dynamic_ncols=True,
         )
 
-    def cell_done(self, index: int, cell: Cell, record: dict[str, Any]) -> None:
-        """Print the cell's line above the bar and advance it."""
+    def add_repeats(self, n: int) -> None:
+        """Grow the bar's total."""
+        self._total += n
+        if self._bar is not None:
+            self._bar.total = self._total
+            self._bar.refresh()
+
+    def repeat_done(self, cell: Cell, repeat: Any) -> None:
+        """Advance the bar by one run."""
+        self._done += 1
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def cell_done(self, cell: Cell, record: dict[str, Any]) -> None:
+        """Print the cell's line above the bar with the ETA of the remaining runs."""
+        self._cells_done += 1
         status = record["status"]
         detail = ""
         if status == "ok":
@@ -61,14 +93,14 @@ class ConsoleProgress(Progress):
                 detail += f" (median of {timing['n']}, spread {timing['spread_pct']:.1f}%)"
         elif record.get("error"):
             detail = " " + record["error"].splitlines()[0][:120]
-        if self._bar is not None:
-            self._bar.update(1)
         eta = ""
-        left = self._total - index
+        left = self._total - self._done
         elapsed = time.monotonic() - self._t0
-        if index and left:
-            eta = f" [ETA {_clock(elapsed / index * left)}]"
-        line = f"[{index}/{self._total}] {cell.cell_id} {cell.label}: {status}{detail}{eta}"
+        if self._done and left > 0:
+            eta = f" [ETA {_clock(elapsed / self._done * left)}]"
+        line = (
+            f"[{self._cells_done}/{self._cells}] {cell.cell_id} {cell.label}: {status}{detail}{eta}"
+        )
         self._write(line)
 
     def note(self, text: str) -> None:

@@ -12,8 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from perfopt.harness import records as records_mod
 from perfopt.harness import results as results_mod
-from perfopt.harness.targets import TARGETS, evaluate_all
+from perfopt.harness import stats
+from perfopt.harness.targets import TARGETS
+from perfopt.harness.verdict_sections import recommendations_section, targets_section
 from perfopt.urls import mask_url
 
 SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean
@@ -69,9 +72,10 @@ def render(
     out.append(f"# perfopt report: {name}\n")
     out.extend(_summary(cells, results_name))
     out.extend(_environment(cells))
-    out.extend(_targets(cells))
+    typed = records_mod.records(cells)
+    out.extend(targets_section(typed))
     out.extend(selfspeed)
-    out.extend(_recommendations(cells))
+    out.extend(recommendations_section(typed))
     for workload in _ordered({c["workload"] for c in cells}, cells):
         out.extend(_workload_section(workload, cells, plot_links.get(workload, [])))
     out.extend(_not_run(cells))
@@ -140,66 +144,6 @@ def _environment(cells: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _targets(cells: Sequence[Mapping[str, Any]]) -> list[str]:
-    verdicts = evaluate_all(cells)
-    lines = [
-        "## Target verdicts\n",
-        "| target | verdict | measured | core bound | efficiency | claim | source |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for v in verdicts:
-        bound = f"{v['bound']:.1f}x" if v["bound"] is not None else "-"
-        eff = f"{100 * v['efficiency']:.0f}%" if v["efficiency"] is not None else "-"
-        lines.append(
-            f"| {v['id']} | **{v['verdict']}** | {_cell(v['measured'])} | {bound} | {eff} | "
-            f"{_cell(v['claim'])} | {v['source']} |"
-        )
-    lines.append("")
-    for v in verdicts:
-        cells_used = ", ".join(f"`{c}`" for c in v["cells"]) or "none"
-        lines.append(
-            f"- **{v['id']}** ({v['verdict']}): {_inline(v['reason'])}. Cells: {cells_used}."
-        )
-    return [*lines, ""]
-
-
-def _recommendations(cells: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = ["## Recommendations\n"]
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for c in cells:
-        groups.setdefault((c["workload"], c.get("grid", c["workload"])), []).append(c)
-    for (workload, grid), members in groups.items():
-        ok = [c for c in members if c["status"] == "ok" and _median(c) is not None]
-        if not ok:
-            lines.append(f"- **{workload}** (grid `{grid}`): no cell ran ok.")
-            continue
-        varying = _varying(members)
-        fastest = min(ok, key=lambda c: _median(c) or 0.0)
-        base = next((c for c in members if c.get("baseline")), None)
-        desc = _params_text(fastest, varying)
-        if base is None or base["status"] != "ok":
-            why = "not in this grid" if base is None else f"{base['status']}"
-            lines.append(
-                f"- **{workload}** (grid `{grid}`): fastest {desc} `{fastest['cell_id']}` "
-                f"{_s(_median(fastest))}; the default configuration is {why}, so no gain is claimed."
-            )
-            continue
-        if base["cell_id"] == fastest["cell_id"]:
-            lines.append(
-                f"- **{workload}** (grid `{grid}`): the default configuration "
-                f"{desc + ' ' if desc else ''}`{base['cell_id']}` is already the fastest ({_s(_median(base))})."
-            )
-            continue
-        gain = (_median(base) or 0.0) / (_median(fastest) or 1.0)
-        lines.append(
-            f"- **{workload}** (grid `{grid}`): use {desc} (`{fastest['cell_id']}`, "
-            f"{_s(_median(fastest))}) instead of the default {_params_text(base, varying)} "
-            f"(`{base['cell_id']}`, {_s(_median(base))}): {_ratio(gain)} faster"
-            f"{_noise_note(base, fastest)}."
-        )
-    return [*lines, ""]
-
-
 def _workload_section(
     workload: str, cells: Sequence[Mapping[str, Any]], plots: Sequence[str]
 ) -> list[str]:
@@ -210,7 +154,16 @@ def _workload_section(
     fixed = _fixed(members, varying)
     if fixed:
         lines.append(f"Same in every cell: {_inline(fixed)}.\n")
-    header = ["cell", *varying, "status", "median s", "n", "spread", *metric_keys]
+    header = [
+        "cell",
+        *varying,
+        "status",
+        "median s",
+        "n",
+        "spread",
+        "speed vs default [95%]",
+        *metric_keys,
+    ]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     warnings: list[str] = []
     for c in members:
@@ -223,6 +176,7 @@ def _workload_section(
             _num(t.get("median_s")) if c["status"] == "ok" else "-",
             str(t.get("n", 0)),
             f"{t['spread_pct']:.1f}%" if t.get("n", 0) > 1 else "-",
+            _vs_default(c, members),
             *(_num(metrics.get(k)) for k in metric_keys),
         ]
         lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
@@ -397,9 +351,16 @@ def _median(c: Mapping[str, Any]) -> float | None:
     return (c.get("timing") or {}).get("median_s")
 
 
-def _noise_note(base: Mapping[str, Any], fast: Mapping[str, Any]) -> str:
-    n = min((base.get("timing") or {}).get("n", 1), (fast.get("timing") or {}).get("n", 1))
-    return "" if n > 1 else " (one run each: rerun with --repeats 3 before relying on it)"
+def _vs_default(c: Mapping[str, Any], members: Sequence[Mapping[str, Any]]) -> str:
+    """Default time / this cell's time with its interval, within the cell's grid."""
+    base = next((b for b in members if b.get("baseline") and b.get("grid") == c.get("grid")), None)
+    if base is None or base is c or c["status"] != "ok" or base["status"] != "ok":
+        return "-"
+    mine = records_mod.CellRecord.from_line(c).values("seconds")
+    theirs = records_mod.CellRecord.from_line(base).values("seconds")
+    if not mine or not theirs:
+        return "-"
+    return stats.ratio(mine, theirs).text()
 
 
 def _timing_warnings(c: Mapping[str, Any]) -> list[str]:

@@ -1,18 +1,24 @@
 """results.jsonl: one versioned JSON object per line, append-only, migrated on read.
 
-Schema 2 (current), one line per cell:
+Schema 3 (current), one line per cell:
 
     schema, kind ("cell"), matrix, cell_id, label, workload, grid, params, baseline,
     status (ok / failed / timeout / skipped), error, repeats (seconds of each run),
+    runs [{seconds, metrics, stages}] (every repeat, in the order they ran),
     timing {n, median_s, min_s, max_s, mean_s, stdev_s, spread_pct},
     measurement {seconds, stages, metrics, info} (the median repeat) or null,
     prepare_s, attribution {stages, psutil, pyspy, oversubscription, threadpools},
-    verdict, environment {..., start_utc}
+    verdict, problem_axes {axis: why changing it changes the problem},
+    environment {..., start_utc}
 
 and optionally one `kind = "overhead"` line with the views' measured overhead.
-Schema 1 (the first files) kept seconds/stages/metrics/info and psutil/pyspy flat on the
-line with no repeats; `migrate` lifts it to 2 (asv `update_to_2` style). A newer schema
-is refused instead of guessed at. Credentials are masked before a line is written.
+Schema 2 had no `runs`: only the median repeat's metrics were kept. Its `repeats` are
+seconds of the same work, so `migrate` rebuilds each run's metrics from the median
+one, scaled by the run's seconds: a time (`*_s`) in proportion, a throughput
+(`*_per_s`) inversely, anything else unchanged. Schema 1 (the first files) kept
+seconds/stages/metrics/info and psutil/pyspy flat on the line with no repeats. Older
+lines are lifted step by step (asv `update_to_2` style); a newer schema is refused
+instead of guessed at. Credentials are masked before a line is written.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from perfopt.errors import UserError
 from perfopt.harness.cells import params_label
 from perfopt.urls import mask_tree
 
-SCHEMA = 2
+SCHEMA = 3
 TERMINAL = ("ok", "failed", "timeout", "skipped")
 
 
@@ -108,7 +114,47 @@ def migrate(record: dict[str, Any], where: str) -> dict[str, Any]:
         )
     if version == 1:
         record = _v1_to_v2(record)
+    if record.get("schema") == 2:
+        record = _v2_to_v3(record)
     return record
+
+
+def scaled_metrics(metrics: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A run's metrics from another run's, its time `factor` times theirs (schema 2 -> 3)."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            out[key] = value
+        elif key.endswith("_per_s"):
+            out[key] = value / factor
+        elif key.endswith("_s"):
+            out[key] = value * factor
+        else:
+            out[key] = value
+    return out
+
+
+def _v2_to_v3(old: dict[str, Any]) -> dict[str, Any]:
+    new = dict(old)
+    new["schema"] = 3
+    if old.get("kind", "cell") != "cell":
+        return new
+    measurement = old.get("measurement") or {}
+    median_s = measurement.get("seconds")
+    runs = []
+    if old.get("status") == "ok" and median_s:
+        for seconds in old.get("repeats") or []:
+            factor = float(seconds) / float(median_s)
+            runs.append(
+                {
+                    "seconds": float(seconds),
+                    "metrics": scaled_metrics(measurement.get("metrics") or {}, factor),
+                    "stages": {},
+                }
+            )
+    new["runs"] = runs
+    new.setdefault("problem_axes", None)  # unknown: the readers' defaults apply
+    return new
 
 
 def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""Run cells, each repeat in its own child process, and append one result line per cell.
+"""Run one repeat of a cell in its own child process; build a cell's result line.
 
 The parent stays light (no numba, no torch): the child imports the workload, prepares
 its inputs untimed, says "ready", and runs when told "go" so the parent's watchers see
 only the measured part. A timeout or Ctrl-C kills the child's whole process group
-(it runs in its own session); results.jsonl is appended and fsynced per cell, so a
-crash loses at most the running cell and `resume` picks up where it stopped.
+(it runs in its own session). Each finished repeat is saved in the cell's folder, so a
+crash loses at most the running repeat and `resume` picks up where it stopped; the
+order in which repeats run (interleaved across cells) is the scheduler's business
+(`perfopt.harness.schedule`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from perfopt.harness import environment, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
-from perfopt.urls import mask_url
+from perfopt.urls import mask_tree, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,9 @@ class RunContext:
 
 
 @dataclass
-class _Repeat:
+class Repeat:
+    """One run of a cell in its own child process, as the parent saw it."""
+
     status: str
     error: str | None = None
     seconds: float | None = None
@@ -65,6 +69,21 @@ class _Repeat:
     psutil: dict[str, Any] = field(default_factory=dict)
     pyspy: dict[str, Any] = field(default_factory=dict)
     pid: int = 0
+    index: int = 0
+    order: int = 0  # position among all repeats of the matrix run (interleaving)
+    timed: bool = True  # False: the extra py-spy run, whose time decides nothing
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serializable dict (what `save_repeat` writes)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Repeat:
+        """Inverse of `to_json`."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+_Repeat = Repeat  # the name the repeat runner below has always used
 
 
 def thread_caps(cell: Cell) -> dict[str, str]:
@@ -82,50 +101,79 @@ def skipped_record(cell: Cell, ctx: RunContext) -> dict[str, Any]:
     return _record(cell, ctx, "skipped", cell.skip, [], None, environment.utc_now())
 
 
-def run_cell(cell: Cell, ctx: RunContext) -> dict[str, Any]:
-    """Run every repeat of a cell in fresh child processes and return its result line.
+def run_repeat(cell: Cell, ctx: RunContext, index: int, order: int, pyspy: str) -> Repeat:
+    """Run one repeat of a cell in a fresh child process and keep it in the cell's folder.
 
-    Timed repeats are watched by the psutil sampler only; py-spy, when on, watches one
-    extra run whose time is recorded but not used (pyperf's rule: do not time under a
-    profiler: py-spy follows every child process and competes for the same cores), so
-    its shares describe the extra run, whose time is shown beside the timed median.
-    With `pyspy_separate = false` (the quick preset, to save the extra run) py-spy
-    watches the last timed run instead and the line says so.
+    `pyspy` is "off", "attached" (py-spy samples this timed run without pausing it:
+    pausing cost a serial self-play cell ~15%, more than its parallel twin) or "extra"
+    (an untimed run for py-spy only: pyperf's rule, do not time under a profiler).
     """
-    start = environment.utc_now()
-    repeats: list[_Repeat] = []
-    attach = ctx.pyspy and not ctx.spec.pyspy_separate  # cheaper, but times py-spy too
-    for index in range(cell.repeats):
-        # On a timed run py-spy samples without pausing the target (--nonblocking):
-        # pausing cost a serial self-play cell ~15% here, more than its parallel twin.
-        rep = _run_repeat(
-            cell, ctx, index, pyspy=attach and index == cell.repeats - 1, nonblocking=attach
-        )
-        repeats.append(rep)
-        if rep.status != "ok":
-            break
+    rep = _run_repeat(cell, ctx, index, pyspy=pyspy != "off", nonblocking=pyspy == "attached")
+    rep.index, rep.order, rep.timed = index, order, pyspy != "extra"
+    save_repeat(ctx, cell, rep)
+    return rep
+
+
+def save_repeat(ctx: RunContext, cell: Cell, rep: Repeat) -> None:
+    """Write a repeat atomically, masked, so a crash or Ctrl-C loses at most the running one."""
+    folder = ctx.out_dir / "cells" / cell.cell_id
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"repeat-r{rep.index}.json" if rep.timed else "repeat-pyspy.json"
+    tmp = folder / (name + ".tmp")
+    tmp.write_text(json.dumps(mask_tree(rep.to_json()), default=str), encoding="utf-8")
+    tmp.replace(folder / name)
+
+
+def saved_repeats(ctx: RunContext, cell: Cell) -> list[Repeat]:
+    """The timed repeats an interrupted run left for `cell`, in index order (ok ones)."""
+    folder = ctx.out_dir / "cells" / cell.cell_id
+    out = []
+    for path in sorted(folder.glob("repeat-r*.json")):
+        try:
+            rep = Repeat.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if rep.status == "ok":
+            out.append(rep)
+    out.sort(key=lambda r: r.index)
+    # indexes must run 0..n-1: a gap means an earlier repeat failed and was dropped
+    return [r for i, r in enumerate(out) if r.index == i]
+
+
+def cell_record(
+    cell: Cell, ctx: RunContext, repeats: list[Repeat], start: str, extra: Repeat | None = None
+) -> dict[str, Any]:
+    """The result line of a cell from its timed repeats (and the extra py-spy run, if any).
+
+    The measurement and the attribution views come from the median repeat; with py-spy
+    attached to a timed repeat, its samples are put beside the median's psutil view and
+    the line says which run they watched.
+    """
     failed = [r for r in repeats if r.status != "ok"]
     if failed:
         return _record(cell, ctx, failed[0].status, failed[0].error, repeats, None, start)
     ordered = sorted(repeats, key=lambda r: r.seconds or 0.0)
     median = ordered[(len(ordered) - 1) // 2]
-    if attach:
-        spy = dict(repeats[-1].pyspy)
-        spy["attached_to_timed_run"] = True
-        spy["run_seconds"] = repeats[-1].seconds
-        median.pyspy = spy
-    elif ctx.pyspy:
-        extra = _run_repeat(cell, ctx, len(repeats), pyspy=True)
+    attached = next((r for r in repeats if r.pyspy and r.pyspy.get("samples") is not None), None)
+    chosen = Repeat(**{**asdict(median)})
+    if extra is not None:
         pyspy = dict(extra.pyspy) if extra.pyspy else {"available": False}
         pyspy["run_status"] = extra.status
         pyspy["run_seconds"] = extra.seconds
         if extra.status != "ok":
             first = (extra.error or "").strip().splitlines()[:1]
             pyspy["reason"] = f"the py-spy run {extra.status}: {first[0] if first else '?'}"
-        median.pyspy = pyspy
+        chosen.pyspy = pyspy
+    elif attached is not None:
+        spy = dict(attached.pyspy)
+        spy["attached_to_timed_run"] = True
+        spy["run_seconds"] = attached.seconds
+        chosen.pyspy = spy
+    elif ctx.pyspy:
+        chosen.pyspy = {"available": False, "reason": "py-spy watched no run of this cell"}
     else:
-        median.pyspy = {"available": False, "reason": "py-spy view off"}
-    return _record(cell, ctx, "ok", None, repeats, median, start)
+        chosen.pyspy = {"available": False, "reason": "py-spy view off"}
+    return _record(cell, ctx, "ok", None, repeats, chosen, start)
 
 
 def _record(
@@ -133,11 +181,13 @@ def _record(
     ctx: RunContext,
     status: str,
     error: str | None,
-    repeats: list[_Repeat],
-    chosen: _Repeat | None,
+    repeats: list[Repeat],
+    chosen: Repeat | None,
     start: str,
 ) -> dict[str, Any]:
-    seconds = [r.seconds for r in repeats if r.status == "ok" and r.seconds is not None]
+    done = [r for r in repeats if r.status == "ok" and r.seconds is not None]
+    seconds = [float(r.seconds or 0.0) for r in done]
+    runs = [_run_line(r) for r in done]
     measurement = chosen.result.get("measurement") if chosen else None
     attribution = None
     verdict = None
@@ -168,13 +218,26 @@ def _record(
         "status": status,
         "error": error,
         "repeats": seconds,
+        "runs": runs,
         "timing": results.timing(seconds),
         "measurement": measurement,
         "prepare_s": prepare[0] if prepare else None,
         "thread_caps": thread_caps(cell),
         "attribution": attribution,
         "verdict": verdict,
+        "problem_axes": dict(cell.problem_axes),
         "environment": env,
+    }
+
+
+def _run_line(rep: Repeat) -> dict[str, Any]:
+    m = rep.result.get("measurement") or {}
+    return {
+        "seconds": float(rep.seconds or 0.0),
+        "metrics": m.get("metrics") or {},
+        "stages": m.get("stages") or {},
+        "order": rep.order,
+        "pyspy_attached": bool(rep.pyspy and rep.pyspy.get("samples") is not None),
     }
 
 

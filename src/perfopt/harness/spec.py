@@ -4,7 +4,7 @@ A spec names run-wide settings and a list of grids; each grid is one workload, f
 parameters, axes (the values to try), include/exclude rules and an optional baseline:
 
     name = "quick"
-    repeats = 1            # runs per cell, each in a fresh process (pyperf style)
+    repeats = 3            # runs per cell, each in a fresh process, interleaved per grid
     cell_timeout = 120     # seconds of measured run per repeat before the group is killed
     prepare_timeout = 600  # seconds for the untimed prepare step (data generation)
     pyspy = true           # py-spy view when available
@@ -72,7 +72,7 @@ class MatrixSpec:
     source: str
     grids: list[Grid]
     description: str = ""
-    repeats: int = 1
+    repeats: int = 3
     cell_timeout: float = 300.0
     prepare_timeout: float = 600.0
     pyspy: bool = True
@@ -148,7 +148,7 @@ def parse_spec(text: str, source: str) -> MatrixSpec:
         source=source,
         grids=grids,
         description=str(data.get("description", "")),
-        repeats=_positive_int(data.get("repeats", 1), source, "repeats"),
+        repeats=_positive_int(data.get("repeats", 3), source, "repeats"),
         cell_timeout=_positive(data.get("cell_timeout", 300.0), source, "cell_timeout"),
         prepare_timeout=_positive(data.get("prepare_timeout", 600.0), source, "prepare_timeout"),
         pyspy=bool(data.get("pyspy", True)),

@@ -47,7 +47,7 @@ def parse_axes(items: Sequence[str]) -> dict[str, list[Any]]:
 def sweep_spec(
     argv: Sequence[str],
     axis_items: Sequence[str],
-    repeats: int = 1,
+    repeats: int = 3,
     cell_timeout: float = 600.0,
     pyspy: bool = True,
     name: str = "sweep",

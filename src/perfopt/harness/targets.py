@@ -1,12 +1,26 @@
-"""The source teams' claims as data, judged on results: PASS, FAIL or NOT APPLICABLE.
+"""The source teams' claims as data, judged on repeats with confidence intervals.
 
-A verdict always names the cells it used and, for parallel speedups, the bound the core
-count puts on them ("machine has 2 cores: the best possible speedup is 2.0x"): a claim
-whose lower end the machine cannot reach is NOT APPLICABLE, with the measured ratio and
-the efficiency (measured / bound) shown, rather than a FAIL that blames the code.
+A claim is judged on the pair of cells that its own configuration names (the claim's
+own pair: the seed team's storage and data access, the loader at float32, ...); the
+other comparable pairs are shown beside it and never decide. Outcomes:
 
-Workloads feed targets through metric names (see `Comparison.metric`): "seconds" is the
-cell's median wall time; anything else is a key of `Measurement.metrics`.
+- PASS: the interval's lower end clears the claim;
+- FAIL: the interval's upper end is under the claim, or the variant is significantly
+  slower than the base (a slowdown fails whatever the core count);
+- INCONCLUSIVE: the interval straddles the claim, or fewer than 3 runs a side (the
+  verdict says about how many runs would decide), or a parallel ratio above what the
+  cores allow (noise);
+- NOT APPLICABLE: the machine cannot show the claim at all (no GPU for a CUDA claim; a
+  parallel claim at more workers than cores whose projection cannot decide);
+- MIXED: the claim's own pairs disagree.
+
+A parallel claim at more workers than this machine has cores is projected from the
+measured points with Amdahl's law (and the USL when there are enough points): "PASS
+(projected)" / "FAIL (projected)". Pairs from different hosts, commits or core counts
+are never compared: a results file mixing them is judged per host.
+
+The claims themselves, with what each team measured and on what, are described in
+docs/claims.md.
 """
 
 from __future__ import annotations
@@ -15,12 +29,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PASS, FAIL, NA = "PASS", "FAIL", "NOT APPLICABLE"
+from perfopt.harness import stats
+from perfopt.harness.records import CellRecord, HostKey
+
+PASS, FAIL, INCONCLUSIVE, NA, MIXED = "PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE", "MIXED"
+POINT = "POINT"  # a pair at another worker count than the claim's: a point of the fit
+# How verdicts combine: the first present wins.
+_SEVERITY = (FAIL, MIXED, INCONCLUSIVE, NA, PASS)
 
 AMP_CPU_NOTE = (
-    "needs a GPU: the claim is CUDA float16 with GradScaler; on a CPU, AMP is bfloat16 "
-    "autocast, whose speed depends on the CPU's bf16 units (6-13x slower than float32 on "
-    "an AMD Zen 1 without them, notes/measured-here.md), so a CPU ratio says nothing about it"
+    "needs a GPU: the claim is CUDA float16 autocast with GradScaler; on a CPU, AMP is "
+    "bfloat16 autocast, whose speed depends on the CPU's bf16 units (much slower than "
+    "float32 on CPUs without them, faster on CPUs with AMX; see docs/platform-notes.md), "
+    "so a CPU ratio says nothing about the claim"
 )
 
 
@@ -37,7 +58,14 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Comparison:
-    """metric(axis in variants) against metric(axis in base), other params equal."""
+    """metric(axis in variants) against metric(axis in base), the other params equal.
+
+    `own` names the claim's own configuration (params its pair must have); `prefer`
+    narrows it further when such pairs exist (CUDA cells for a GPU-made claim).
+    `variants` empty means every other value of the axis. For parallel claims,
+    `workers_param` names the variant's worker count and `claim_workers` the count the
+    claim is about; a claim at more workers than cores is projected.
+    """
 
     label: str
     workload: str
@@ -50,15 +78,37 @@ class Comparison:
     claim_high: float | None = None
     select: Mapping[str, Any] = field(default_factory=dict)
     free: tuple[str, ...] = ()  # params allowed to differ between the two cells
-    workers_param: str | None = None  # parallelism of the variant: the core bound applies
-    min_workers: int = 0
+    own: Mapping[str, Any] = field(default_factory=dict)
+    prefer: Mapping[str, Any] = field(default_factory=dict)
+    workers_param: str | None = None
+    claim_workers: int | None = None
     gpu_only: bool = False
     reduction: bool = False
+
+    @property
+    def speedup_low(self) -> float:
+        """The claim's lower end as a speedup (a reduction r is a speedup 1/(1-r))."""
+        return 1.0 / (1.0 - self.claim_low) if self.reduction else self.claim_low
+
+    @property
+    def speedup_high(self) -> float | None:
+        """The claim's upper end as a speedup, if it has one."""
+        if self.claim_high is None:
+            return None
+        return 1.0 / (1.0 - self.claim_high) if self.reduction else self.claim_high
+
+    def claim_text(self) -> str:
+        """'2-3x', '>= 1.5x' or '>= 59.9% less epoch_s'."""
+        if self.reduction:
+            return f">= {100 * self.claim_low:.1f}% less {self.metric}"
+        if self.claim_high:
+            return f"{self.claim_low:g}-{self.claim_high:g}x"
+        return f">= {self.claim_low:g}x"
 
 
 @dataclass(frozen=True)
 class Target:
-    """One claim from a source document."""
+    """One claim from a source team: an id, who claimed it, the claim, its parts."""
 
     id: str
     source: str
@@ -66,10 +116,72 @@ class Target:
     parts: tuple[Threshold | Comparison, ...]
 
 
+@dataclass(frozen=True)
+class PairResult:
+    """One comparable pair judged against a claim."""
+
+    base: CellRecord
+    variant: CellRecord
+    ratio: stats.Ratio  # oriented so that > 1 means the variant is better
+    verdict: str
+    note: str
+    own: bool
+    workers: int | None = None
+    bound: float | None = None
+
+
+@dataclass(frozen=True)
+class PartVerdict:
+    """A part of a target (one comparison or threshold) and how it was decided."""
+
+    label: str
+    verdict: str
+    reason: str
+    cells: tuple[str, ...]
+    projected: bool = False
+    measured: str = "-"
+    interval: str = "-"
+    n: str = "-"
+    bound: float | None = None
+    efficiency: float | None = None
+    pairs: tuple[PairResult, ...] = ()
+    projection: stats.Projection | None = None
+
+
+@dataclass(frozen=True)
+class TargetVerdict:
+    """A target's verdict on one host's cells."""
+
+    id: str
+    source: str
+    claim: str
+    verdict: str
+    projected: bool
+    parts: tuple[PartVerdict, ...]
+    host: HostKey | None
+
+    @property
+    def label(self) -> str:
+        """'PASS', 'FAIL (projected)' ..."""
+        return f"{self.verdict} (projected)" if self.projected else self.verdict
+
+    @property
+    def cells(self) -> list[str]:
+        """Every cell a part used, sorted."""
+        return sorted({c for p in self.parts for c in p.cells})
+
+    @property
+    def reason(self) -> str:
+        """The parts' reasons in one text."""
+        if len(self.parts) == 1:
+            return self.parts[0].reason
+        return "; ".join(f"{p.label}: {_label(p)}: {p.reason}" for p in self.parts)
+
+
 TARGETS: tuple[Target, ...] = (
     Target(
         "backtest-180s",
-        "004_528c884d8d049715.txt",
+        "the RSI backtest team's phase-4 report",
         "500 stocks x 3 years RSI backtest finishes in < 180 s (their baseline 345.76 s)",
         (
             Threshold(
@@ -83,31 +195,34 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "trial-parallel-2-3x",
-        "000_3a4c8f34cc01a197.txt",
+        "the stock-selection optimizer team's parallelization plan",
         "trial-parallel with 2-4 workers on SQLite storage: 2-3x trials/s over 1 worker",
         (
             Comparison(
-                "n_jobs 2-4 vs 1",
+                "n_jobs 4 vs 1",
                 "optimize",
                 "n_jobs",
                 (1,),
-                (2, 3, 4),
+                (),
                 "trials_per_s",
                 True,
                 2.0,
                 3.0,
                 select={"storage": "sqlite", "mode": "trial"},
+                # their trials ran per-ticker-per-date SQLite queries
+                own={"access": "naive", "executor": "local"},
                 workers_param="n_jobs",
+                claim_workers=4,
             ),
         ),
     ),
     Target(
         "selfplay-parallel-2-3x",
-        "002_d14bdd0b8f9939b3.txt",
-        "parallel self-play 2-3x games/s over serial; batch 32 vs 8: 1.5-2x",
+        "the self-play team's benchmark notes",
+        "parallel self-play (6 workers) 2-3x games/s over serial; batch 32 vs 8: 1.5-2x",
         (
             Comparison(
-                "parallel vs serial",
+                "6 worker processes vs serial",
                 "selfplay",
                 "parallel",
                 ("serial",),
@@ -117,8 +232,9 @@ TARGETS: tuple[Target, ...] = (
                 2.0,
                 3.0,
                 free=("workers",),
+                own={"parallel": "process"},
                 workers_param="workers",
-                min_workers=2,
+                claim_workers=6,
             ),
             Comparison(
                 "batch 32 vs 8",
@@ -130,13 +246,14 @@ TARGETS: tuple[Target, ...] = (
                 True,
                 1.5,
                 2.0,
+                own={"parallel": "serial"},
             ),
         ),
     ),
     Target(
         "chunk-loader-59.9",
-        "003_b223624d646e2c98.txt",
-        "chunk loading cuts epoch time by >= 59.9% vs per-sample loading",
+        "the GPU training team's ChunkDataLoader spec",
+        "chunk loading cuts epoch time by >= 59.9% vs per-sample loading (float32, GPU)",
         (
             Comparison(
                 "chunk vs per-sample",
@@ -147,14 +264,17 @@ TARGETS: tuple[Target, ...] = (
                 "epoch_s",
                 False,
                 0.599,
+                # measured before AMP was added: float32 is the claim's pair
+                own={"amp": False},
+                prefer={"device": "cuda"},
                 reduction=True,
             ),
         ),
     ),
     Target(
         "amp-2-3x",
-        "003_b223624d646e2c98.txt",
-        "AMP gives 2-3x on a GPU",
+        "the GPU training team's ChunkDataLoader spec",
+        "AMP (float16 autocast + GradScaler) gives 2-3x on a GPU",
         (
             Comparison(
                 "amp on vs off (CUDA)",
@@ -166,6 +286,7 @@ TARGETS: tuple[Target, ...] = (
                 False,
                 2.0,
                 3.0,
+                own={"loader": "chunk"},
                 gpu_only=True,
             ),
         ),
@@ -174,254 +295,413 @@ TARGETS: tuple[Target, ...] = (
 
 
 def evaluate_all(
-    records: Sequence[Mapping[str, Any]], targets: Sequence[Target] = TARGETS
-) -> list[dict[str, Any]]:
-    """Judge every target on the ok cell lines of a results file."""
-    return [evaluate(t, records) for t in targets]
+    records: Sequence[CellRecord], targets: Sequence[Target] = TARGETS
+) -> list[TargetVerdict]:
+    """Judge every target on each host's ok cells (hosts are never mixed)."""
+    hosts = _by_host(records)
+    out = []
+    for target in targets:
+        for host, members in hosts.items():
+            out.append(evaluate(target, members, host if len(hosts) > 1 else None))
+    return out
 
 
-def evaluate(target: Target, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Judge one target; the verdict dict names its cells, bound and efficiency."""
-    parts = [
+def evaluate(
+    target: Target, records: Sequence[CellRecord], host: HostKey | None = None
+) -> TargetVerdict:
+    """Judge one target on cells from one host."""
+    parts = tuple(
         _threshold(p, records) if isinstance(p, Threshold) else _compare(p, records)
         for p in target.parts
-    ]
-    verdicts = [p["verdict"] for p in parts]
-    overall = FAIL if FAIL in verdicts else NA if NA in verdicts else PASS
-    single = len(parts) == 1
-    cells = sorted({c for p in parts for c in p["cells"]})
-    return {
-        "id": target.id,
-        "source": target.source,
-        "claim": target.claim,
-        "verdict": overall,
-        "reason": parts[0]["reason"]
-        if single
-        else "; ".join(f"{p['label']}: {p['verdict']}: {p['reason']}" for p in parts),
-        "measured": "; ".join(p["measured"] for p in parts if p["measured"]) or "-",
-        "bound": next((p["bound"] for p in parts if p["bound"] is not None), None),
-        "efficiency": next((p["efficiency"] for p in parts if p["efficiency"] is not None), None),
-        "cells": cells,
-        "parts": parts,
-    }
+    )
+    verdict = next(v for v in _SEVERITY if any(p.verdict == v for p in parts))
+    projected = any(p.projected and p.verdict == verdict for p in parts)
+    return TargetVerdict(target.id, target.source, target.claim, verdict, projected, parts, host)
 
 
-def metric_value(record: Mapping[str, Any], metric: str) -> float | None:
-    """The value of `metric` for a cell line: "seconds" is the median wall time."""
-    if metric == "seconds":
-        value = (record.get("timing") or {}).get("median_s")
-    else:
-        value = ((record.get("measurement") or {}).get("metrics") or {}).get(metric)
-    return float(value) if isinstance(value, int | float) else None
+def judged_pairs(verdicts: Sequence[TargetVerdict]) -> list[PairResult]:
+    """The pairs that decide the verdicts (what an adaptive run narrows)."""
+    return [pr for v in verdicts for p in v.parts for pr in p.pairs if pr.own]
 
 
-def _ok(records: Sequence[Mapping[str, Any]], workload: str, select: Mapping[str, Any]) -> list:
-    return [
-        r
-        for r in records
-        if r.get("kind", "cell") == "cell"
-        and r.get("workload") == workload
-        and r.get("status") == "ok"
-        and all(r.get("params", {}).get(k) == v for k, v in select.items())
-    ]
+# ---------------------------------------------------------------- thresholds
 
 
-def _part(label: str, verdict: str, reason: str, cells: list[str], **extra: Any) -> dict:
-    return {
-        "label": label,
-        "verdict": verdict,
-        "reason": reason,
-        "cells": cells,
-        "measured": extra.get("measured", ""),
-        "bound": extra.get("bound"),
-        "efficiency": extra.get("efficiency"),
-    }
-
-
-def _threshold(part: Threshold, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _threshold(part: Threshold, records: Sequence[CellRecord]) -> PartVerdict:
     label = f"{part.workload} {part.metric} < {part.limit:g}"
-    where = " ".join(f"{k}={v}" for k, v in part.select.items())
-    candidates = [
-        (metric_value(r, part.metric), r) for r in _ok(records, part.workload, part.select)
-    ]
-    candidates = [(v, r) for v, r in candidates if v is not None]
-    if not candidates:
-        return _part(label, NA, f"no ok {part.workload} cell with {where} in these results", [])
-    value, best = min(candidates, key=lambda vr: vr[0])
-    cells = [best["cell_id"]]
-    text = f"fastest {best['cell_id']} ({best.get('label', '')}): {value:.3f} s"
+    cands = [(r, r.values(part.metric)) for r in _ok(records, part.workload, part.select)]
+    cands = [(r, v) for r, v in cands if v]
+    if not cands:
+        where = " ".join(f"{k}={v}" for k, v in part.select.items())
+        return PartVerdict(label, INCONCLUSIVE, f"no ok {part.workload} cell with {where}", ())
+    best, values = min(cands, key=lambda rv: _median(rv[1]))
+    level = stats.level(values)
+    cells = [best.cell_id]
+    text = f"fastest {best.cell_id} ({best.label}): {level.text('{:.3g} s')}"
     if part.name_also:
         also = [
-            (v, r)
-            for v, r in candidates
-            if all(r["params"].get(k) == want for k, want in part.name_also.items())
+            (r, v) for r, v in cands if all(r.params.get(k) == w for k, w in part.name_also.items())
         ]
         if also:
-            v2, r2 = min(also, key=lambda vr: vr[0])
-            if r2["cell_id"] != best["cell_id"]:
-                cells.append(r2["cell_id"])
+            r2, v2 = min(also, key=lambda rv: _median(rv[1]))
+            if r2.cell_id != best.cell_id:
+                cells.append(r2.cell_id)
             named = " ".join(f"{k}={v}" for k, v in part.name_also.items())
-            text += f"; {named} {r2['cell_id']}: {v2:.3f} s"
-    verdict = PASS if value < part.limit else FAIL
-    comparison = "<" if verdict == PASS else ">="
-    return _part(
-        label, verdict, f"{text} ({comparison} {part.limit:g} s)", cells, measured=f"{value:.3f} s"
+            text += f"; {named} {r2.cell_id}: {stats.level(v2).text('{:.3g} s')}"
+    if not level.enough:
+        verdict = INCONCLUSIVE
+        text += f"; {level.n} run(s): fewer than {stats.MIN_RUNS} decide nothing"
+    elif level.high is not None and level.high < part.limit:
+        verdict = PASS
+        text += f" (< {part.limit:g} s)"
+    elif level.low is not None and level.low >= part.limit:
+        verdict = FAIL
+        text += f" (>= {part.limit:g} s)"
+    else:
+        verdict = INCONCLUSIVE
+        text += f" (the interval straddles {part.limit:g} s)"
+    return PartVerdict(
+        label,
+        verdict,
+        text,
+        tuple(cells),
+        measured=f"{level.value:.3g} s",
+        interval=level.interval_text("{:.3g} s"),
+        n=str(level.n),
     )
 
 
-def _cores(record: Mapping[str, Any]) -> int | None:
-    env = record.get("environment") or {}
-    cores = env.get("cores_available") or env.get("cores_logical")
-    return int(cores) if cores else None
+# ---------------------------------------------------------------- comparisons
 
 
-def _on_gpu(record: Mapping[str, Any]) -> bool:
-    info = (record.get("measurement") or {}).get("info") or {}
-    device = info.get("device", record.get("params", {}).get("device", ""))
-    return str(device).startswith("cuda")
-
-
-# A parallel speedup may beat workers/cores by this much before it is called noise
-# (superlinear cache effects are small for these workloads).
-BOUND_SLACK = 1.05
-
-
-def _compare(part: Comparison, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    cands = [
-        r
-        for r in _ok(records, part.workload, part.select)
-        if metric_value(r, part.metric) is not None
-    ]
-    cpu_cells = cands
+def _compare(part: Comparison, records: Sequence[CellRecord]) -> PartVerdict:
+    cands = [r for r in _ok(records, part.workload, part.select) if r.values(part.metric)]
     if part.gpu_only:
-        cands = [r for r in cands if _on_gpu(r)]
+        gpu = [r for r in cands if r.on_gpu]
+        if not gpu:
+            return _needs_gpu(part, cands)
+        cands = gpu
+    pairs = _pairs(part, cands)
+    if not pairs:
+        have = sorted({repr(r.params.get(part.axis)) for r in cands})
+        return PartVerdict(
+            part.label,
+            INCONCLUSIVE,
+            f"no comparable ok {part.workload} cells: needs {part.axis} in "
+            f"{list(part.base)} and {list(part.variants) or 'another value'} with the other "
+            f"params equal (found {part.axis} values: {', '.join(have) or 'none'})",
+            (),
+        )
+    own = [p for p in pairs if p.own]
+    preferred = [p for p in own if _matches(p.variant, part.prefer)]
+    if part.prefer and preferred:
+        own = preferred
+        pairs = [p if p in preferred else _not_own(p) for p in pairs]
+    if not own:
+        wanted = " ".join(f"{k}={v}" for k, v in part.own.items())
+        return PartVerdict(
+            part.label,
+            INCONCLUSIVE,
+            f"the claim's own configuration ({wanted}) was not run; other pairs: "
+            + _pairs_text(part, pairs),
+            _cells(pairs),
+            pairs=tuple(pairs),
+        )
+    if part.workers_param and part.claim_workers:
+        return _parallel(part, pairs, own)
+    verdicts = {p.verdict for p in own}
+    verdict = verdicts.pop() if len(verdicts) == 1 else MIXED
+    return _part_from(part, verdict, own, pairs)
+
+
+def _pairs(part: Comparison, cands: Sequence[CellRecord]) -> list[PairResult]:
     ignore = {part.axis, *part.free}
 
-    def key(r: Mapping[str, Any]) -> tuple:
-        return tuple(sorted((k, repr(v)) for k, v in r["params"].items() if k not in ignore))
+    def key(r: CellRecord) -> tuple:
+        return tuple(sorted((k, repr(v)) for k, v in r.params.items() if k not in ignore))
 
-    bases = {}
+    bases: dict[tuple, CellRecord] = {}
     for r in cands:
-        if r["params"].get(part.axis) in part.base:
+        if r.params.get(part.axis) in part.base:
             bases.setdefault(key(r), r)
-    pairs = []
+    out = []
     for r in cands:
-        if r["params"].get(part.axis) not in part.variants:
-            continue
-        workers = r["params"].get(part.workers_param) if part.workers_param else None
-        if part.min_workers and (not isinstance(workers, int) or workers < part.min_workers):
+        value = r.params.get(part.axis)
+        if value in part.base or (part.variants and value not in part.variants):
             continue
         base = bases.get(key(r))
-        if base is not None:
-            pairs.append((base, r, _ratio(part, base, r)))
-    if not pairs:
-        if part.gpu_only:
-            note = AMP_CPU_NOTE
-            cpu_pairs = _cpu_ratio(part, cpu_cells, key)
-            if cpu_pairs:
-                note += f"; measured here on CPU: {cpu_pairs}"
-            return _part(part.label, NA, note, [c["cell_id"] for c in cpu_cells][:4])
-        have = sorted({repr(r["params"].get(part.axis)) for r in cands})
-        return _part(
-            part.label,
-            NA,
-            f"no comparable ok {part.workload} cells: needs {part.axis} in "
-            f"{list(part.base)} and {list(part.variants)} with the other params equal "
-            f"(found {part.axis} values: {', '.join(have) or 'none'})",
-            [],
-        )
-    base, best, ratio = max(pairs, key=lambda p: p[2])
-    cells = [base["cell_id"], best["cell_id"]]
-    others = _other_pairs(part, [p for p in pairs if p[0] is not base or p[1] is not best])
-    if part.reduction:
-        measured = f"{100 * ratio:.1f}% less {part.metric}"
-        ok = ratio >= part.claim_low
-        reason = (
-            f"{best['cell_id']} vs {base['cell_id']}: {part.metric} "
-            f"{metric_value(best, part.metric):.3f} vs {metric_value(base, part.metric):.3f} "
-            f"= {measured} (claim >= {100 * part.claim_low:.1f}%)"
-        )
-        reason += others + _cpu_note(part, base, best)
-        return _part(part.label, PASS if ok else FAIL, reason, cells, measured=measured)
-    measured = f"{ratio:.2f}x"
-    claim = (
-        f"{part.claim_low:g}-{part.claim_high:g}x" if part.claim_high else f">= {part.claim_low:g}x"
-    )
-    reason = (
-        f"{best['cell_id']} vs {base['cell_id']}: {part.metric} "
-        f"{metric_value(best, part.metric):.4g} vs {metric_value(base, part.metric):.4g} "
-        f"= {measured} (claim {claim})"
-    ) + others
-    bound = efficiency = None
-    if part.workers_param:
-        workers = best["params"].get(part.workers_param)
-        cores = _cores(best)
-        if isinstance(workers, int) and cores:
-            bound = float(min(workers, cores))
-            efficiency = ratio / bound
-            reason += (
-                f"; machine has {cores} cores: the best possible speedup with {workers} "
-                f"workers is {bound:.1f}x (efficiency {100 * efficiency:.0f}%)"
+        if base is None:
+            continue
+        workers = _workers(part, r)
+        if part.workers_param and (workers is None or workers < 2):
+            continue
+        ratio = stats.ratio(base.values(part.metric), r.values(part.metric))
+        if not part.higher_is_better:
+            ratio = ratio.inverted()  # times: base / variant is the speedup
+        bound = _bound(workers, r) if part.workers_param else None
+        if part.claim_workers and workers != part.claim_workers:
+            verdict, note = _point(ratio, bound)
+        else:
+            verdict, note = _judge(
+                ratio, part.speedup_low, part.speedup_high, bound, part.claim_text()
             )
-    if bound is not None and ratio > bound * BOUND_SLACK:
-        # Beyond what the cores allow: the baseline lost time to something outside the
-        # cell (another process, a cold cache), so the ratio is not evidence either way.
-        reason += (
-            f"; {measured} is above that bound, so the baseline was slowed by something "
-            "outside the cell: not evidence (rerun with --repeats 3)"
+        own = _matches(r, part.own) and _matches(
+            base, {k: v for k, v in part.own.items() if k != part.axis}
         )
-        verdict = NA
-    elif ratio >= part.claim_low:
+        out.append(PairResult(base, r, ratio, verdict, note, own, workers, bound))
+    return out
+
+
+def _point(r: stats.Ratio, bound: float | None) -> tuple[str, str]:
+    """A pair at another worker count than the claim's: evidence for the fit, or not."""
+    if not r.enough:
+        return INCONCLUSIVE, f"{r.n} run(s) on the smaller side: too few for the scaling fit"
+    assert r.high is not None
+    if r.high < 1.0:
+        return FAIL, "significantly slower than the base"
+    if bound is not None and r.value > bound:
+        return INCONCLUSIVE, f"above the {bound:g}x the cores allow: noise, not evidence"
+    return POINT, "a point of the scaling fit"
+
+
+def _judge(
+    r: stats.Ratio, low: float, high: float | None, bound: float | None, claim: str
+) -> tuple[str, str]:
+    """One pair's verdict against a claim (all as speedups) and why."""
+    if not r.enough:
+        return INCONCLUSIVE, (
+            f"{r.n} run(s) on the smaller side: fewer than {stats.MIN_RUNS} a side decide "
+            f"nothing (rerun with --repeats {stats.MIN_RUNS})"
+        )
+    assert r.low is not None and r.high is not None
+    if r.high < 1.0:
+        return FAIL, "significantly slower than the base"
+    if bound is not None and r.value > bound:
+        return INCONCLUSIVE, (
+            f"above the {bound:g}x the cores allow: noise (something slowed the base), not "
+            "evidence; rerun"
+        )
+    if r.low >= low:
+        above = high is not None and r.low > high
+        return PASS, "above the claim's upper end" if above else "the interval clears the claim"
+    if r.high < low:
+        return FAIL, "the interval lies under the claim"
+    need = stats.runs_to_decide(r, low)
+    more = (
+        f"about {need} runs a side would decide at this spread"
+        if need
+        else f"no number of runs up to {stats.MAX_RUNS_HINT} a side would decide: the ratio sits on the claim"
+    )
+    return INCONCLUSIVE, f"the interval straddles the claim ({claim}); {more}"
+
+
+def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) -> PartVerdict:
+    """A parallel claim: measured at the claim's worker count, or projected to it."""
+    want = part.claim_workers or 0
+    cores = own[0].variant.host.cores or 0
+    at_claim = [p for p in own if p.workers == want]
+    if at_claim and cores >= want:
+        verdicts = {p.verdict for p in at_claim}
+        verdict = verdicts.pop() if len(verdicts) == 1 else MIXED
+        return _part_from(part, verdict, at_claim, pairs)
+    slow = [p for p in own if p.ratio.enough and (p.ratio.high or 0.0) < 1.0]
+    if slow:
+        return _part_from(
+            part,
+            FAIL,
+            slow,
+            pairs,
+            extra=f"slower with {slow[0].workers} workers here and now, whatever a machine "
+            "with more cores would give",
+        )
+    # too few runs, or a ratio the cores cannot produce: nothing to project from
+    unsure = [p for p in own if not p.ratio.enough or (p.bound and p.ratio.value > p.bound)]
+    if unsure:
+        return _part_from(part, INCONCLUSIVE, unsure, pairs)
+    # Points past the cores only say something when the work is not CPU-bound.
+    points = [(p.workers or 1, p.ratio) for p in own if (p.workers or 1) <= cores or _waits(p.base)]
+    amdahl = stats.fit_scaling(points, "amdahl")
+    usl = stats.fit_scaling(points, "usl") if len(points) >= 2 else None
+    fit = usl or amdahl
+    if fit is None:
+        return _part_from(part, INCONCLUSIVE, own, pairs, extra="too few points to project")
+    proj = stats.project(fit, want)
+    low = part.speedup_low
+    extra = f"this machine has {cores} cores; {proj.text()}"
+    if usl is not None and amdahl is not None:
+        extra += f"; Amdahl alone: {stats.project(amdahl, want).text()}"
+    if proj.low >= low:
         verdict = PASS
-    elif bound is not None and part.claim_low >= bound:
-        verdict = NA
-    else:
+    elif proj.high < low:
         verdict = FAIL
-    return _part(
-        part.label, verdict, reason, cells, measured=measured, bound=bound, efficiency=efficiency
+    elif any((p.ratio.low or 0.0) <= 1.0 for p in own):
+        verdict = INCONCLUSIVE
+        noisy = min(own, key=lambda p: p.ratio.low or 0.0)
+        need = stats.runs_to_decide(noisy.ratio, 1.0)
+        extra += (
+            "; no speedup is established here yet (an interval reaches 1.0x), so the "
+            "projection cannot decide"
+            + (f": about {need} runs a side would establish one" if need else "")
+        )
+    else:
+        verdict = NA
+        extra += (
+            f"; the projection straddles the claim's {low:g}x: a machine with at least "
+            f"{want} cores decides"
+        )
+    result = _part_from(part, verdict, own, pairs, extra=extra)
+    return PartVerdict(
+        result.label,
+        result.verdict,
+        result.reason,
+        result.cells,
+        projected=verdict in (PASS, FAIL),
+        measured=f"{proj.value:.2f}x at {want} workers",
+        interval=f"[{proj.low:.2f}, {proj.high:.2f}]",
+        n=result.n,
+        bound=result.bound,
+        efficiency=result.efficiency,
+        pairs=result.pairs,
+        projection=proj,
     )
 
 
-def _other_pairs(part: Comparison, pairs: list[tuple[Any, Any, float]]) -> str:
-    """The comparable pairs the verdict did not use: the best pair is not the only one."""
-    if not pairs:
-        return ""
-    text = ", ".join(
-        (f"{100 * ratio:.1f}%" if part.reduction else f"{ratio:.2f}x")
-        + f" ({variant['cell_id']} vs {base['cell_id']})"
-        for base, variant, ratio in sorted(pairs, key=lambda p: -p[2])
+def _part_from(
+    part: Comparison,
+    verdict: str,
+    deciding: Sequence[PairResult],
+    pairs: Sequence[PairResult],
+    extra: str = "",
+) -> PartVerdict:
+    lead = max(deciding, key=lambda p: (p.workers or 0, p.ratio.n))
+    others = [p for p in pairs if p not in deciding]
+    reason = "; ".join(
+        f"{_pair_name(part, p)}: {_measured(part, p.ratio)} ("
+        + (p.note if p.verdict == POINT else f"{p.verdict}: {p.note}")
+        + ")"
+        for p in deciding
     )
-    return f"; the best of {len(pairs) + 1} comparable pairs, the others: {text}"
+    if lead.bound is not None:
+        eff = lead.ratio.value / lead.bound
+        reason += (
+            f"; with {lead.workers} workers on {lead.variant.host.cores} cores the best "
+            f"possible speedup is {lead.bound:g}x (efficiency {100 * eff:.0f}%)"
+        )
+    if extra:
+        reason += f"; {extra}"
+    if others:
+        reason += "; not the claim's configuration, shown only: " + _pairs_text(part, others)
+    claim = f" (claim {part.claim_text()})"
+    return PartVerdict(
+        part.label,
+        verdict,
+        reason + claim,
+        _cells(deciding),
+        measured=_measured(part, lead.ratio, with_interval=False),
+        interval=_interval(part, lead.ratio),
+        n=f"{lead.ratio.n_base}/{lead.ratio.n_variant}",
+        bound=lead.bound,
+        efficiency=None if lead.bound is None else lead.ratio.value / lead.bound,
+        pairs=tuple(pairs),
+    )
 
 
-def _ratio(part: Comparison, base: Mapping[str, Any], variant: Mapping[str, Any]) -> float:
-    b, v = metric_value(base, part.metric), metric_value(variant, part.metric)
-    assert b is not None and v is not None
+def _needs_gpu(part: Comparison, cands: Sequence[CellRecord]) -> PartVerdict:
+    pairs = _pairs(part, cands)
+    note = AMP_CPU_NOTE
+    if pairs:
+        note += "; measured here on CPU: " + _pairs_text(part, pairs)
+    return PartVerdict(part.label, NA, note, _cells(pairs), pairs=tuple(_not_own(p) for p in pairs))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _by_host(records: Sequence[CellRecord]) -> dict[HostKey, list[CellRecord]]:
+    groups: dict[HostKey, list[CellRecord]] = {}
+    for r in records:
+        groups.setdefault(r.host, []).append(r)
+    return groups or {HostKey("?", "?", None): []}
+
+
+def _ok(
+    records: Sequence[CellRecord], workload: str, select: Mapping[str, Any]
+) -> list[CellRecord]:
+    return [r for r in records if r.workload == workload and r.ok and _matches(r, select)]
+
+
+def _matches(r: CellRecord, want: Mapping[str, Any]) -> bool:
+    return all(r.params.get(k) == v for k, v in want.items())
+
+
+def _workers(part: Comparison, r: CellRecord) -> int | None:
+    value = r.params.get(part.workers_param) if part.workers_param else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _bound(workers: int | None, r: CellRecord) -> float | None:
+    cores = r.host.cores
+    if workers is None or not cores:
+        return None
+    return float(min(workers, cores))
+
+
+def _waits(base: CellRecord) -> bool:
+    """Whether one worker left the CPU mostly idle (so more workers than cores can help)."""
+    used = base.cpu_cores_used
+    return used is not None and used < 0.5
+
+
+def _not_own(p: PairResult) -> PairResult:
+    return PairResult(p.base, p.variant, p.ratio, p.verdict, p.note, False, p.workers, p.bound)
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _cells(pairs: Sequence[PairResult]) -> tuple[str, ...]:
+    return tuple(sorted({c for p in pairs for c in (p.base.cell_id, p.variant.cell_id)}))
+
+
+def _pair_name(part: Comparison, p: PairResult) -> str:
+    differ = sorted(
+        k
+        for k in set(p.variant.params) | set(p.base.params)
+        if p.variant.params.get(k) != p.base.params.get(k)
+    )
+    shared = sorted(
+        k
+        for k in p.variant.scalar_params()
+        if k not in differ and k in (*part.own, *part.prefer, "device", "amp", "access", "storage")
+    )
+    text = f"{p.variant.params_text(differ)} vs {p.base.params_text(differ)}"
+    if shared:
+        text += f" ({p.variant.params_text(shared)})"
+    return f"{text} [{p.variant.cell_id} vs {p.base.cell_id}]"
+
+
+def _pairs_text(part: Comparison, pairs: Sequence[PairResult]) -> str:
+    return ", ".join(f"{_pair_name(part, p)}: {_measured(part, p.ratio)}" for p in pairs)
+
+
+def _measured(part: Comparison, r: stats.Ratio, with_interval: bool = True) -> str:
     if part.reduction:
-        return 1.0 - v / b if b else 0.0
-    if part.higher_is_better:
-        return v / b if b else 0.0
-    return b / v if v else 0.0
+        value = f"{100 * (1 - 1 / r.value):.1f}% less {part.metric}"
+        if not with_interval:
+            return value
+        return f"{value} {_interval(part, r)}, n={r.n_base}/{r.n_variant}"
+    return r.text() if with_interval else f"{r.value:.2f}x"
 
 
-def _cpu_ratio(part: Comparison, cells: list, key: Any) -> str:
-    bases = {key(r): r for r in cells if r["params"].get(part.axis) in part.base}
-    for r in cells:
-        if r["params"].get(part.axis) in part.variants and key(r) in bases:
-            b = bases[key(r)]
-            return f"{_ratio(part, b, r):.2f}x ({r['cell_id']} vs {b['cell_id']})"
-    return ""
+def _interval(part: Comparison, r: stats.Ratio) -> str:
+    if r.low is None or r.high is None:
+        return "-"
+    if part.reduction:
+        return f"[{100 * (1 - 1 / r.low):.1f}%, {100 * (1 - 1 / r.high):.1f}%]"
+    return f"[{r.low:.2f}, {r.high:.2f}]"
 
 
-def _cpu_note(part: Comparison, base: Mapping[str, Any], best: Mapping[str, Any]) -> str:
-    if _on_gpu(best) or part.workload != "train":
-        return ""
-    metrics = (base.get("measurement") or {}).get("metrics") or {}
-    wait, epoch = metrics.get("data_wait_s"), metrics.get("epoch_s")
-    share = (
-        f" (data wait {100 * wait / epoch:.0f}% of the per-sample epoch)" if wait and epoch else ""
-    )
-    return (
-        f"; measured on CPU{share}: the claim was made with a GPU-class training step, "
-        "where the loader's share of the epoch differs"
-    )
+def _label(p: PartVerdict) -> str:
+    return f"{p.verdict} (projected)" if p.projected else p.verdict

@@ -92,6 +92,16 @@ class OptimizeWorkload(Workload):
         "timeframe_pair": ["none", "1m@15m", "1m@1h", "5m@15m", "5m@1h", "15m@4h"],
         "executor": ["local", "dask"],
     }
+    problem_axes: ClassVar[Mapping[str, str]] = {
+        "n_trials": "a different number of trials",
+        "tickers": "a different universe",
+        "sampler": "a different search",
+        "seed": "a different random draw",
+        "cv": "a different validation scheme",
+        "timeframe_pair": "a different pair of timeframes",
+        "storage=memory": "in-memory storage keeps nothing after the run and cannot be "
+        "shared by worker processes",
+    }
     defaults: ClassVar[Mapping[str, Any]] = {
         "mode": "trial",
         "storage": "journal",

@@ -35,6 +35,12 @@ class SelfplayWorkload(Workload):
         "channels": [16, 32, 64, 128],
         "seed": [0, 1, 2],
     }
+    problem_axes: ClassVar[Mapping[str, str]] = {
+        "games": "a different number of games",
+        "simulations": "a different search depth",
+        "channels": "a different network",
+        "seed": "a different random draw",
+    }
     defaults: ClassVar[Mapping[str, Any]] = {
         "parallel": "serial",
         "workers": 1,

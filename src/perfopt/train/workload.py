@@ -65,6 +65,17 @@ class TrainWorkload(Workload):
         "data_seed": [0, 1, 2],
         "torch_threads": [1, 2, 4],
     }
+    problem_axes: ClassVar[Mapping[str, str]] = {
+        "samples": "a different dataset",
+        "seq_len": "a different dataset",
+        "features": "a different dataset",
+        "horizon": "a different target",
+        "data_seed": "a different dataset",
+        "epochs": "a different amount of training",
+        "hidden": "a different model",
+        "batch_size": "different training dynamics",
+        "accumulate": "a different effective batch",
+    }
     defaults: ClassVar[Mapping[str, Any]] = {
         "loader": "chunk",
         "amp": False,

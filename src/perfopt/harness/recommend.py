@@ -1,0 +1,106 @@
+"""Recommendations: a setting faster than the grid's default, only when significantly so.
+
+Per host and grid, every ok cell is compared with the grid's default configuration on
+wall time (gain = default time / cell time, with its 95% interval from the repeats). A
+cell is a candidate only when it keeps the problem the same: it changes no axis its
+workload declares as changing the problem (a different universe, dataset, number of
+trials, timeframe pair) and takes no value marked as no drop-in substitute (in-memory
+storage). A candidate is recommended when the interval of its gain excludes 1.0 and
+the gain is at least MIN_GAIN; among several, the one whose interval's lower end is
+highest. Otherwise the grid gets "no setting is significantly faster than the default".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perfopt.harness import stats
+from perfopt.harness.records import CellRecord, HostKey
+
+MIN_GAIN = 1.05
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A cell against the grid's default: what it changes and how much faster it is."""
+
+    cell: CellRecord
+    changed: tuple[tuple[str, Any, Any], ...]  # (axis, default's value, cell's value)
+    gain: stats.Ratio  # default time / cell time: > 1 is faster
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes 1.0 and the gain is at least MIN_GAIN."""
+        g = self.gain
+        return g.enough and g.low is not None and g.low > 1.0 and g.value >= MIN_GAIN
+
+    def change_text(self) -> str:
+        """'n_jobs=2 storage=sqlite' (the cell's values of the axes it changes)."""
+        return " ".join(f"{k}={_fmt(v)}" for k, _, v in self.changed)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One grid's answer: the default, its candidates, and the best significant one."""
+
+    host: HostKey
+    workload: str
+    grid: str
+    base: CellRecord | None
+    candidates: tuple[Candidate, ...]
+    excluded: tuple[tuple[CellRecord, str], ...]  # cells that change the problem, and why
+    best: Candidate | None
+
+
+def recommend(records: Sequence[CellRecord]) -> list[Recommendation]:
+    """One recommendation per host and grid, in the order the grids first appear."""
+    groups: dict[tuple[HostKey, str, str], list[CellRecord]] = {}
+    for r in records:
+        groups.setdefault((r.host, r.workload, r.grid), []).append(r)
+    return [
+        _grid(host, workload, grid, members) for (host, workload, grid), members in groups.items()
+    ]
+
+
+def _grid(host: HostKey, workload: str, grid: str, members: list[CellRecord]) -> Recommendation:
+    base = next((r for r in members if r.baseline), None)
+    if base is None or not base.ok or not base.values("seconds"):
+        return Recommendation(host, workload, grid, base, (), (), None)
+    candidates, excluded = [], []
+    for cell in members:
+        if cell is base or not cell.ok or not cell.values("seconds"):
+            continue
+        changed = tuple(
+            (k, base.params.get(k), cell.params.get(k))
+            for k in sorted(set(base.scalar_params()) | set(cell.scalar_params()))
+            if base.params.get(k) != cell.params.get(k)
+        )
+        why = _changes_problem(cell, changed)
+        if why:
+            excluded.append((cell, why))
+            continue
+        gain = stats.ratio(cell.values("seconds"), base.values("seconds"))
+        candidates.append(Candidate(cell, changed, gain))
+    significant = [c for c in candidates if c.significant]
+    best = max(significant, key=lambda c: c.gain.low or 0.0) if significant else None
+    return Recommendation(host, workload, grid, base, tuple(candidates), tuple(excluded), best)
+
+
+def _changes_problem(cell: CellRecord, changed: Sequence[tuple[str, Any, Any]]) -> str | None:
+    for axis, _, value in changed:
+        why = cell.problem_axes.get(axis) or cell.problem_axes.get(f"{axis}={_fmt(value)}")
+        if why:
+            return f"{axis}={_fmt(value)}: {why}"
+    return None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,135 @@
+"""The report's judged sections: target verdicts and recommendations, with intervals.
+
+Both read typed records (`records.CellRecord`) and the verdict engines
+(`targets`, `recommend`); every ratio they print carries its interval and n.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perfopt.harness.markdown import inline, table
+from perfopt.harness.recommend import Recommendation, recommend
+from perfopt.harness.records import CellRecord
+from perfopt.harness.targets import INCONCLUSIVE, TargetVerdict, evaluate_all
+
+
+def targets_section(records: Sequence[CellRecord]) -> list[str]:
+    """'## Target verdicts': a table with n and interval, then each verdict's reason."""
+    verdicts = evaluate_all(records)
+    hosts = {v.host for v in verdicts if v.host is not None}
+    lines = ["## Target verdicts\n"]
+    lines.append(
+        "Each claim is judged on its own configuration's pair of cells, from repeats in "
+        "fresh processes, interleaved: PASS when the 95% interval clears the claim, FAIL "
+        "when it lies under it (or the variant is significantly slower), INCONCLUSIVE "
+        "when it straddles it or has fewer than 3 runs a side, NOT APPLICABLE only when "
+        "this machine cannot show the claim. What each team claimed: docs/claims.md.\n"
+    )
+    if hosts:
+        lines.append(
+            f"These results come from {len(hosts)} hosts (or commits, or core counts): each "
+            "is judged on its own cells only, never against another's.\n"
+        )
+    header = [
+        "target",
+        "verdict",
+        "measured",
+        "95% interval",
+        "n",
+        "core bound",
+        "efficiency",
+        "claim",
+        "source",
+    ]
+    if hosts:
+        header.insert(1, "host")
+    rows = []
+    for v in verdicts:
+        lead = _lead(v)
+        row = [
+            v.id,
+            f"**{v.label}**",
+            "; ".join(p.measured for p in v.parts),
+            "; ".join(p.interval for p in v.parts),
+            "; ".join(p.n for p in v.parts),
+            f"{lead.bound:g}x" if lead.bound is not None else "-",
+            f"{100 * lead.efficiency:.0f}%" if lead.efficiency is not None else "-",
+            v.claim,
+            v.source,
+        ]
+        if hosts:
+            row.insert(1, v.host.text() if v.host else "-")
+        rows.append(row)
+    lines += table(header, rows)
+    lines.append("")
+    for v in verdicts:
+        cells = ", ".join(f"`{c}`" for c in v.cells) or "none"
+        lines.append(f"- **{v.id}** ({v.label}): {inline(v.reason)}. Cells: {cells}.")
+    return [*lines, ""]
+
+
+def recommendations_section(records: Sequence[CellRecord]) -> list[str]:
+    """'## Recommendations': only significant gains that keep the problem the same."""
+    lines = [
+        "## Recommendations\n",
+        "A setting is recommended over a grid's default only when it keeps the problem the "
+        "same and the 95% interval of its gain (default time / its time, from the repeats) "
+        "excludes 1.0 with a gain of at least 5%.\n",
+    ]
+    for rec in recommend(records):
+        lines.append(_recommendation(rec))
+    return [*lines, ""]
+
+
+def _recommendation(rec: Recommendation) -> str:
+    head = f"- **{rec.workload}** (grid `{rec.grid}`)"
+    if rec.base is None:
+        return f"{head}: no default configuration in this grid, so no gain is claimed."
+    if not rec.base.ok:
+        return f"{head}: the default configuration `{rec.base.cell_id}` {rec.base.status}, so no gain is claimed."
+    n = rec.base.values("seconds")
+    if rec.best is not None:
+        best = rec.best
+        others = [c for c in rec.candidates if c.significant and c is not best]
+        text = (
+            f"{head}: use `{best.change_text()}` (`{best.cell.cell_id}`) instead of the default "
+            f"`{_base_text(rec)}` (`{rec.base.cell_id}`): {best.gain.text()} faster"
+        )
+        if others:
+            text += "; also significant: " + ", ".join(
+                f"`{c.change_text()}` {c.gain.text()}" for c in others
+            )
+    else:
+        text = (
+            f"{head}: no setting is significantly faster than the default "
+            f"`{_base_text(rec)}` (`{rec.base.cell_id}`, n={len(n)})"
+        )
+        measured = [c for c in rec.candidates if c.gain.enough] or list(rec.candidates)
+        if measured:
+            top = max(measured, key=lambda c: c.gain.value)
+            text += f"; the closest: `{top.change_text()}` {top.gain.text()}"
+            if not top.gain.enough:
+                text += " (fewer than 3 runs a side)"
+    if rec.excluded:
+        text += "; not candidates (they change the problem): " + ", ".join(
+            f"`{cell.cell_id}` {why}" for cell, why in rec.excluded[:3]
+        )
+        if len(rec.excluded) > 3:
+            text += f" and {len(rec.excluded) - 3} more"
+    return text + "."
+
+
+def _base_text(rec: Recommendation) -> str:
+    assert rec.base is not None
+    keys = sorted({k for c in rec.candidates for k, _, _ in c.changed})
+    return rec.base.params_text(keys) if keys else rec.base.label
+
+
+def _lead(v: TargetVerdict):  # noqa: ANN202 - a PartVerdict
+    """The part whose bound and efficiency the table shows (a parallel one when any)."""
+    with_bound = [p for p in v.parts if p.bound is not None]
+    if with_bound:
+        return with_bound[0]
+    decided = [p for p in v.parts if p.verdict != INCONCLUSIVE]
+    return (decided or list(v.parts))[0]

@@ -1,0 +1,63 @@
+"""Recommendations: only significant gains, only settings that keep the problem the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perfopt.harness.recommend import recommend
+from perfopt.harness.records import CellRecord
+
+N = 0
+
+
+def cell(params: dict[str, Any], times: list[float], baseline: bool = False, **kw: Any) -> CellRecord:
+    global N
+    N += 1
+    return CellRecord.from_line(
+        {
+            "schema": 3,
+            "cell_id": f"optimize-{N:04d}",
+            "workload": "optimize",
+            "grid": "g",
+            "params": params,
+            "baseline": baseline,
+            "status": "ok",
+            "runs": [{"seconds": t, "metrics": {}} for t in times],
+            "problem_axes": {
+                "n_trials": "a different number of trials",
+                "storage=memory": "keeps nothing",
+            },
+            "environment": {"hostname": "h", "cores_available": 2, **kw},
+        }
+    )
+
+
+def test_a_one_percent_difference_with_overlapping_runs_is_not_recommended() -> None:
+    base = cell({"n_jobs": 2}, [1.00, 1.05, 0.96], baseline=True)
+    other = cell({"n_jobs": 1}, [0.99, 1.04, 0.95])
+    (rec,) = recommend([base, other])
+    assert rec.best is None and rec.candidates and not rec.candidates[0].significant
+
+
+def test_a_clear_gain_is_recommended_with_its_interval() -> None:
+    base = cell({"storage": "sqlite"}, [2.0, 2.1, 1.9], baseline=True)
+    fast = cell({"storage": "journal"}, [1.0, 1.05, 0.95])
+    (rec,) = recommend([base, fast])
+    assert rec.best is not None and rec.best.cell is fast
+    assert rec.best.gain.low > 1.0 and rec.best.change_text() == "storage=journal"
+
+
+def test_settings_that_change_the_problem_are_not_candidates() -> None:
+    base = cell({"storage": "sqlite", "n_trials": 20}, [2.0, 2.1, 1.9], baseline=True)
+    memory = cell({"storage": "memory", "n_trials": 20}, [0.5, 0.5, 0.5])
+    fewer = cell({"storage": "sqlite", "n_trials": 5}, [0.5, 0.5, 0.5])
+    (rec,) = recommend([base, memory, fewer])
+    assert rec.best is None and not rec.candidates
+    assert {c.cell_id for c, _ in rec.excluded} == {memory.cell_id, fewer.cell_id}
+
+
+def test_single_runs_recommend_nothing() -> None:
+    base = cell({"n_jobs": 2}, [2.0], baseline=True)
+    fast = cell({"n_jobs": 1}, [1.0])
+    (rec,) = recommend([base, fast])
+    assert rec.best is None
