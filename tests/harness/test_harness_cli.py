@@ -155,3 +155,28 @@ def test_ctrl_c_kills_the_running_cell_and_resume_keeps_finished_repeats(
     assert by_mode[("hang", 1)]["status"] == "timeout"
     assert len(by_mode[("ok", 1)]["runs"]) == 2 and len(by_mode[("ok", 2)]["runs"]) == 2
     assert not list(out.glob("cells/*/repeat-*.json"))  # folded into the cell lines
+
+
+def test_matrix_flags_are_checked_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["matrix", "--preset", "quick", "--out", str(tmp_path / "run")]
+    assert main([*base, "--repeats", "0"]) == 2
+    assert "--repeats must be at least 1, got 0" in capsys.readouterr().err
+    assert main([*base, "--until-ci", "-5"]) == 2
+    assert "--until-ci must be a positive percentage" in capsys.readouterr().err
+    assert main([*base, "--until-ci", "nan"]) == 2
+    assert main([*base, "--budget", "60"]) == 2
+    assert "add --until-ci" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_dry_run_lists_the_cells_and_runs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["matrix", "--preset", "quick", "--dry-run", "--repeats", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any("optimize-scaling" in line and "n_jobs=2" in line for line in out)
+    assert all("[4 runs]" in line or "skipped" in line for line in out[:-1])
+    assert out[-1].endswith("timed runs") and "cells" in out[-1]
+    assert not Path("runs").exists() or not any(Path("runs").glob("*-quick"))

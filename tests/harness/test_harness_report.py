@@ -195,7 +195,10 @@ def test_report_content(tmp_path: Path) -> None:
     )
     # every ratio with its interval and n; a parallel claim past 2 cores is projected
     assert "| target | verdict | measured | 95% interval | n | core bound | efficiency |" in text
-    assert "| trial-parallel-2-3x | **INCONCLUSIVE** | 2.48x at 4 workers | [0.26, 23.25] | 3/3 | 2x | 83% |" in text
+    assert (
+        "| trial-parallel-2-3x | **INCONCLUSIVE** | 2.48x at 4 workers | [0.26, 23.25] | 3/3 | 2x | 83% |"
+        in text
+    )
     assert "no speedup is established here yet" in text
     assert "1.66x [0.61, 4.51], n=3/3" in text and "projected at 4 workers" in text
     # a table of the params that vary, with metrics and the speed against the default

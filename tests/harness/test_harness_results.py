@@ -93,3 +93,29 @@ def test_timing_summary() -> None:
     assert t["median_s"] == 2.0 and t["min_s"] == 1.0 and t["max_s"] == 3.0
     assert t["spread_pct"] == pytest.approx(50.0)
     assert timing([]) == {"n": 0}
+
+
+def test_schema_2_runs_are_rebuilt_from_the_median_run() -> None:
+    from perfopt.harness.results import migrate
+
+    line = {
+        "schema": 2,
+        "kind": "cell",
+        "cell_id": "x",
+        "workload": "optimize",
+        "status": "ok",
+        "repeats": [2.0, 1.0, 4.0],
+        "measurement": {
+            "seconds": 2.0,
+            "metrics": {"trials_per_s": 10.0, "mean_trial_s": 0.1, "complete": 20},
+        },
+    }
+    new = migrate(line, "test")
+    assert new["schema"] == SCHEMA
+    runs = new["runs"]
+    assert [r["seconds"] for r in runs] == [2.0, 1.0, 4.0]
+    # a throughput scales inversely with the run's seconds, a time in proportion,
+    # a count not at all
+    assert [r["metrics"]["trials_per_s"] for r in runs] == [10.0, 20.0, 5.0]
+    assert [r["metrics"]["mean_trial_s"] for r in runs] == pytest.approx([0.1, 0.05, 0.2])
+    assert {r["metrics"]["complete"] for r in runs} == {20}

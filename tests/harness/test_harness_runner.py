@@ -224,3 +224,44 @@ def test_a_preload_module_that_is_missing_fails_the_cell_naming_it(
     assert record["status"] == "failed"
     assert "No module named 'perfopt_no_such_module' (in import)" in record["error"]
     assert executions(tmp_path) == []  # the run never started
+
+
+def test_repeats_of_a_grid_run_interleaved(toy: str, tmp_path: Path) -> None:
+    text = toy_spec(tmp_path, ["ok"], extra="include = [{ size = 2 }, { size = 3 }]")
+    spec = parse_spec(text, "t.toml").with_overrides(repeats=3)
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    lines = load(run.results_path)
+    assert len(lines) == 3 and all(len(r["runs"]) == 3 for r in lines)
+    # round k runs the k-th repeat of every cell before any cell's (k+1)-th
+    for k in range(3):
+        orders = sorted(r["runs"][k]["order"] for r in lines)
+        assert orders == [3 * k, 3 * k + 1, 3 * k + 2]
+    # every repeat keeps its own metrics, not only the median's
+    for r in lines:
+        per_run = [run["metrics"]["items_per_s"] for run in r["runs"]]
+        assert len(set(per_run)) == 3 and r["measurement"]["metrics"]["items_per_s"] in per_run
+
+
+def test_until_ci_adds_repeats_only_where_the_interval_is_wide(toy: str, tmp_path: Path) -> None:
+    from perfopt.harness.schedule import ScheduleOptions
+
+    text = toy_spec(tmp_path, ["ok"], extra="include = [{ size = 2 }]")
+    spec = parse_spec(text, "t.toml").with_overrides(repeats=3)
+    # an interval of +-0.01% is out of reach: both cells grow to --max-repeats
+    run = run_matrix(
+        spec,
+        tmp_path / "narrow",
+        runs_root=tmp_path / "runs",
+        write_report=False,
+        options=ScheduleOptions(until_ci_pct=0.01, max_repeats=5),
+    )
+    assert sorted(len(r["runs"]) for r in load(run.results_path)) == [5, 5]
+    # +-1000% is reached at once: the minimum stands
+    run = run_matrix(
+        spec,
+        tmp_path / "wide",
+        runs_root=tmp_path / "runs",
+        write_report=False,
+        options=ScheduleOptions(until_ci_pct=1000.0, max_repeats=5),
+    )
+    assert sorted(len(r["runs"]) for r in load(run.results_path)) == [3, 3]

@@ -57,7 +57,11 @@ def cell(
         "params": params,
         "status": status,
         "runs": runs if status == "ok" else [],
-        "measurement": {"seconds": times[0], "metrics": runs[0]["metrics"], "info": {"device": device}},
+        "measurement": {
+            "seconds": times[0],
+            "metrics": runs[0]["metrics"],
+            "info": {"device": device},
+        },
         "attribution": {"psutil": {"cpu_utilization_cores": cpu_cores_used}},
         "environment": {
             "cores_available": cores,
@@ -76,7 +80,13 @@ OPT = {"storage": "sqlite", "mode": "trial", "access": "naive", "executor": "loc
 
 
 def opt(n_jobs: int, tps: float | list[float], cores: int = 2, **kw: Any) -> CellRecord:
-    return cell("optimize", {**OPT, "n_jobs": n_jobs, **kw}, 10.0 / (tps if isinstance(tps, float) else tps[0]), cores=cores, trials_per_s=tps)
+    return cell(
+        "optimize",
+        {**OPT, "n_jobs": n_jobs, **kw},
+        10.0 / (tps if isinstance(tps, float) else tps[0]),
+        cores=cores,
+        trials_per_s=tps,
+    )
 
 
 def test_targets_are_declared_with_sources_in_words() -> None:

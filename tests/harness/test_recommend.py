@@ -10,7 +10,9 @@ from perfopt.harness.records import CellRecord
 N = 0
 
 
-def cell(params: dict[str, Any], times: list[float], baseline: bool = False, **kw: Any) -> CellRecord:
+def cell(
+    params: dict[str, Any], times: list[float], baseline: bool = False, **kw: Any
+) -> CellRecord:
     global N
     N += 1
     return CellRecord.from_line(

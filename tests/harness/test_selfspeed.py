@@ -57,9 +57,18 @@ def asv_results(tmp_path_factory) -> Path:
         )
     )
     (project / "asv.conf.json").write_text(
-        json.dumps({"version": 1, "project": "tiny", "repo": ".", "branches": ["main"],
-                    "environment_type": "existing", "results_dir": "results",
-                    "html_dir": "html", "benchmark_dir": "benchmarks"})  # fmt: skip
+        json.dumps(
+            {
+                "version": 1,
+                "project": "tiny",
+                "repo": ".",
+                "branches": ["main"],
+                "environment_type": "existing",
+                "results_dir": "results",
+                "html_dir": "html",
+                "benchmark_dir": "benchmarks",
+            }
+        )  # fmt: skip
     )
 
     def git(*args: str) -> None:
@@ -69,7 +78,12 @@ def asv_results(tmp_path_factory) -> Path:
     git("-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "tiny")
     asv = shutil.which("asv", path=str(BIN)) or "asv"
-    subprocess.run([asv, "machine", "--yes", "--machine", "testbox"], cwd=project, check=True, capture_output=True)
+    subprocess.run(
+        [asv, "machine", "--yes", "--machine", "testbox"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
     subprocess.run(
         [asv, "run", "--python=same", "--quick", "--set-commit-hash", "HEAD", "--machine", "testbox"],
         cwd=project, check=True, capture_output=True,
@@ -87,7 +101,11 @@ def test_asv_rows(asv_results):
     asv = load_asv_results(asv_results)
     assert asv["machines"] == ["testbox"] and len(asv["commits"]) == 1
     names = {r["benchmark"] for r in asv["rows"]}
-    assert {"bench.Suite.time_sum(10)", "bench.Suite.time_sum(100)", "bench.Suite.track_answer(10)"} <= names
+    assert {
+        "bench.Suite.time_sum(10)",
+        "bench.Suite.time_sum(100)",
+        "bench.Suite.track_answer(10)",
+    } <= names
     answer = next(r for r in asv["rows"] if r["benchmark"] == "bench.Suite.track_answer(10)")
     assert answer["value"] == 42.0
 
@@ -95,7 +113,14 @@ def test_asv_rows(asv_results):
 def test_report_shows_own_speed_beside_the_matrix(tmp_path, capsys, benchmark_json, asv_results):
     results = tmp_path / "results.jsonl"
     shutil.copy(GOLDEN, results)
-    argv = ["report", str(results), "--benchmark-json", str(benchmark_json), "--asv-results", str(asv_results)]
+    argv = [
+        "report",
+        str(results),
+        "--benchmark-json",
+        str(benchmark_json),
+        "--asv-results",
+        str(asv_results),
+    ]
     assert main(argv) == 0
     text = (tmp_path / "REPORT.md").read_text()
     assert text.index("## Target verdicts") < text.index("## perfopt's own speed")

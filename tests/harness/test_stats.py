@@ -19,7 +19,9 @@ def test_ratio_interval_contains_the_value_and_widens_with_spread() -> None:
     tight = stats.ratio([1.0, 1.01, 0.99], [2.0, 2.02, 1.98])
     loose = stats.ratio([1.0, 1.3, 0.7], [2.0, 2.6, 1.4])
     assert tight.low < tight.value < tight.high
-    assert tight.value == pytest.approx(2.0, rel=1e-3) and loose.value == pytest.approx(2.0, rel=0.05)
+    assert tight.value == pytest.approx(2.0, rel=1e-3) and loose.value == pytest.approx(
+        2.0, rel=0.05
+    )
     assert loose.half_width > 5 * tight.half_width
 
 

@@ -88,7 +88,7 @@ class BacktestWorkload(Workload):
         total = result.stages["total"]
         return Measurement(
             seconds=total,
-            stages={k: v for k, v in result.stages.items() if k != "total"},
+            stages=_top_level(result.stages),
             metrics={
                 "total_s": total,
                 "compile_s": result.info["compile_s"],
@@ -98,3 +98,18 @@ class BacktestWorkload(Workload):
             },
             info=result.info,
         )
+
+
+# Stages a sharded run times inside each worker, while the parent times "shards" around
+# all of them: nested under it, so that the top-level stages add up to the run.
+_WORKER_STAGES = ("worker_start", "worker_compile", "load", "signals", "simulate")
+
+
+def _top_level(stages: Mapping[str, float]) -> dict[str, float]:
+    """The run's stages without "total", worker stages nested as "shards/<name>"."""
+    sharded = "shards" in stages
+    return {
+        (f"shards/{k}" if sharded and k in _WORKER_STAGES else k): v
+        for k, v in stages.items()
+        if k != "total"
+    }

@@ -1,38 +1,51 @@
-"""PNG plots for the report: scaling with workers, attribution as stacked bars.
+"""PNG plots for the report: scaling with workers (with intervals), attribution bars.
 
-Plots are deterministic for a given results file and matplotlib version (no
-"Software"/date metadata in the PNG), so re-rendering a report rewrites the same bytes.
+Rows and lines are labelled by the parameters that differ between cells, never by a
+bare cell hash; legends sit outside the data; stage bars show top-level stages only
+(nested "outer/inner" stages and sums such as "total" would count time twice), so they
+add up. Plots are deterministic for a given results file and matplotlib version (no
+"Software"/date metadata in the PNG): re-rendering a report rewrites the same bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from perfopt.harness import stats
+from perfopt.harness.records import CellRecord
 
 WORKER_AXES = ("workers", "n_jobs", "bt_workers", "num_workers")
 MAX_LINES = 8
 MAX_BARS = 30
 
 
-def write_plots(cells: Sequence[Mapping[str, Any]], out_dir: Path) -> dict[str, list[Path]]:
+def write_plots(cells: Sequence[CellRecord], out_dir: Path) -> dict[str, list[Path]]:
     """Write each workload's plots under out_dir; return their paths by workload."""
-    ok = [c for c in cells if c.get("status") == "ok" and (c.get("timing") or {}).get("median_s")]
-    by_workload: dict[str, list[Mapping[str, Any]]] = {}
+    ok = [c for c in cells if c.ok and c.values("seconds")]
+    by_workload: dict[str, list[CellRecord]] = {}
     for c in ok:
-        by_workload.setdefault(c["workload"], []).append(c)
+        by_workload.setdefault(c.workload, []).append(c)
     written: dict[str, list[Path]] = {}
     for workload, members in by_workload.items():
-        paths = []
-        scaling = _scaling(workload, members, out_dir)
-        if scaling:
-            paths.append(scaling)
-        bars = _attribution(workload, members, out_dir)
-        if bars:
-            paths.append(bars)
+        paths = [
+            p
+            for p in (
+                _scaling(workload, members, out_dir),
+                _attribution(workload, members, out_dir),
+            )
+            if p is not None
+        ]
         if paths:
             written[workload] = paths
     return written
+
+
+def varying(members: Sequence[CellRecord], leave_out: Sequence[str] = ()) -> list[str]:
+    """The scalar params whose value differs between the cells, sorted."""
+    keys = sorted({k for c in members for k in c.scalar_params()} - set(leave_out))
+    return [k for k in keys if len({repr(c.params.get(k)) for c in members}) > 1]
 
 
 def _pyplot() -> Any:
@@ -47,87 +60,92 @@ def _pyplot() -> Any:
 
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    fig.savefig(path, dpi=100, metadata={"Software": None}, bbox_inches="tight")
     return path
 
 
-def _scalar(c: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in c["params"].items() if not isinstance(v, list | dict)}
-
-
-def _scaling(workload: str, members: Sequence[Mapping[str, Any]], out_dir: Path) -> Path | None:
+def _scaling(workload: str, members: Sequence[CellRecord], out_dir: Path) -> Path | None:
     axis = next(
-        (a for a in WORKER_AXES if len({_scalar(c).get(a) for c in members} - {None}) > 1), None
+        (a for a in WORKER_AXES if len({c.params.get(a) for c in members} - {None}) > 1), None
     )
     if axis is None:
         return None
-    keys = sorted({k for c in members for k in _scalar(c)} - {axis})
-    varying = [k for k in keys if len({repr(_scalar(c).get(k)) for c in members}) > 1]
-    lines: dict[str, list[tuple[float, float]]] = {}
+    names = varying(members, leave_out=(axis,))
+    lines: dict[str, list[tuple[float, stats.Level]]] = {}
     for c in members:
-        x = c["params"].get(axis)
-        if not isinstance(x, int | float):
+        x = c.params.get(axis)
+        if not isinstance(x, int | float) or isinstance(x, bool):
             continue
-        name = " ".join(f"{k}={c['params'].get(k)}" for k in varying) or workload
-        lines.setdefault(name, []).append((float(x), c["timing"]["median_s"]))
+        name = c.params_text(names) or workload
+        lines.setdefault(name, []).append((float(x), stats.level(c.values("seconds"))))
     lines = {k: v for k, v in lines.items() if len(v) > 1}
     if not lines:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for name in sorted(lines)[:MAX_LINES]:
-        pts = sorted(lines[name])
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name[:60])
+        pts = sorted(lines[name], key=lambda p: p[0])
+        xs = [p[0] for p in pts]
+        ys = [p[1].value for p in pts]
+        err = [
+            [max(p[1].value - (p[1].low or p[1].value), 0.0) for p in pts],
+            [max((p[1].high or p[1].value) - p[1].value, 0.0) for p in pts],
+        ]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=name[:70])
     ax.set_xlabel(axis)
-    ax.set_ylabel("median seconds (lower is better)")
-    ax.set_title(f"{workload}: scaling with {axis}")
+    ax.set_ylabel("seconds per run (lower is better)")
+    ax.set_title(f"{workload}: time with {axis} (geometric mean, 95% interval)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     path = _save(fig, out_dir / f"{workload}-scaling.png")
     plt.close(fig)
     return path
 
 
-def _attribution(workload: str, members: Sequence[Mapping[str, Any]], out_dir: Path) -> Path | None:
+def stage_shares(c: CellRecord) -> dict[str, float]:
+    """Top-level stages as shares of the run (of their sum when workers overlap)."""
+    m = c.raw.get("measurement") or {}
+    top = {
+        k: float(v)
+        for k, v in (m.get("stages") or {}).items()
+        if "/" not in k and k != "total" and isinstance(v, int | float)
+    }
+    # stages summed over parallel workers can exceed the wall time: share of their sum then
+    total = max(float(m.get("seconds") or 0.0), sum(top.values()))
+    return {k: v / total for k, v in top.items()} if total else {}
+
+
+def _attribution(workload: str, members: Sequence[CellRecord], out_dir: Path) -> Path | None:
+    names = varying(members)
     rows = []
     for c in members[:MAX_BARS]:
-        m = c.get("measurement") or {}
-        top = {
-            k: float(v)
-            for k, v in (m.get("stages") or {}).items()
-            if "/" not in k and isinstance(v, int | float)
-        }
-        # stages summed over parallel workers can exceed the wall time (as in the report)
-        total = max(m.get("seconds") or 0.0, sum(top.values()))
-        stages = {k: v / total for k, v in top.items()} if total else {}
-        spy = (c.get("attribution") or {}).get("pyspy") or {}
-        cats = spy.get("categories") or {} if spy.get("samples") else {}
+        spy = (c.raw.get("attribution") or {}).get("pyspy") or {}
+        cats = (spy.get("categories") or {}) if spy.get("samples") else {}
+        stages = stage_shares(c)
         if stages or cats:
-            rows.append((c["cell_id"], stages, cats))
+            rows.append((c.params_text(names) or c.label or c.cell_id, stages, cats))
     if not rows:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(rows) + 1.8), sharey=True)
-    labels = [r[0] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.45 * len(rows) + 1.8), sharey=True)
+    labels = [r[0][:60] for r in rows]
     for ax, index, title in (
-        (axes[0], 1, "stage timers (share of wall time)"),
+        (axes[0], 1, "stage timers (share of the run)"),
         (axes[1], 2, "py-spy categories (share of samples)"),
     ):
-        names = sorted({k for r in rows for k in r[index]})
+        keys = sorted({k for r in rows for k in r[index]})
         left = [0.0] * len(rows)
-        cmap = plt.get_cmap("tab10")
-        for i, name in enumerate(names):
-            widths = [r[index].get(name, 0.0) for r in rows]
-            ax.barh(labels, widths, left=left, label=name, color=cmap(i % 10))
+        cmap = plt.get_cmap("tab20")
+        for i, key in enumerate(keys):
+            widths = [r[index].get(key, 0.0) for r in rows]
+            ax.barh(labels, widths, left=left, label=key, color=cmap(i % 20))
             left = [a + b for a, b in zip(left, widths, strict=True)]
         ax.set_title(title, fontsize=9)
-        ax.set_xlim(0, max(1.0, max(left, default=1.0)))
-        if names:
-            ax.legend(fontsize=7, loc="lower right")
+        ax.set_xlim(0, 1.0)
+        if keys:
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3)
     axes[0].invert_yaxis()
     fig.suptitle(f"{workload}: where the time went")
-    fig.tight_layout()
     path = _save(fig, out_dir / f"{workload}-attribution.png")
     plt.close(fig)
     return path

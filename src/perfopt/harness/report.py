@@ -47,7 +47,7 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     from perfopt.harness.plots import write_plots
 
-    plots = write_plots(results_mod.cells(records), out_dir / "plots")
+    plots = write_plots(records_mod.records(records), out_dir / "plots")
     plot_links = {w: [p.relative_to(out_dir).as_posix() for p in ps] for w, ps in plots.items()}
     text = render(records, Path(results_path).name, plot_links, render_selfspeed(pytest_runs, asv))
     path = out_dir / "REPORT.md"
@@ -379,18 +379,10 @@ def _timing_warnings(c: Mapping[str, Any]) -> list[str]:
 
 
 def _stage_shares(c: Mapping[str, Any]) -> list[tuple[str, float]]:
-    m = c.get("measurement") or {}
-    stages = {
-        k: v
-        for k, v in (m.get("stages") or {}).items()
-        if "/" not in k and isinstance(v, int | float)
-    }
-    # stages summed over parallel workers can exceed the wall time: share of their sum then
-    total = max(m.get("seconds") or 0.0, sum(stages.values()))
-    if not total:
-        return []
-    return sorted(((k, v / total) for k, v in stages.items()), key=lambda kv: (-kv[1], kv[0]))
+    from perfopt.harness.plots import stage_shares
 
+    shares = stage_shares(records_mod.CellRecord.from_line(c))
+    return sorted(shares.items(), key=lambda kv: (-kv[1], kv[0]))
 
 def _psutil_text(ps: Mapping[str, Any]) -> str:
     if not ps or ps.get("available") is False:

@@ -252,7 +252,9 @@ class OptimizeWorkload(Workload):
             # Dask only: submit-to-result time minus the task's own time, per trial.
             "dispatch_s_per_trial": (summary.get("dask") or {}).get("dispatch_s_per_trial"),
         }
-        stages = {k: v for k, v in summary["stage_s"].items()}
+        # "total" is the objective's own sum of data/signals/returns/metrics: the parts
+        # are the stages (summed over every worker's trials)
+        stages = {k: v for k, v in summary["stage_s"].items() if k != "total"}
         return Measurement(
             seconds=summary["wall_s"],
             stages=stages,
