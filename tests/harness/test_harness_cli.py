@@ -70,7 +70,7 @@ def test_sweep_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_matrix_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "--preset", "nope"]) == 2
-    assert "valid presets: full, quick" in capsys.readouterr().err
+    assert "valid presets: device, full, quick" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text("[[grid]\n")
     assert main(["matrix", "--preset", str(bad)]) == 2

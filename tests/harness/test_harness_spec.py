@@ -27,8 +27,8 @@ def spec_text(modes: str = '["ok", "invalid"]', extra: str = "") -> str:
 
 
 def test_presets_ship_and_expand() -> None:
-    assert {"quick", "full"} <= set(preset_names())
-    for name in ("quick", "full"):
+    assert {"quick", "full", "device"} <= set(preset_names())
+    for name in ("quick", "full", "device"):
         spec = load_spec(name)
         cells = expand(spec)
         assert cells, name
@@ -36,10 +36,27 @@ def test_presets_ship_and_expand() -> None:
         # every cell either runs or says why not
         assert all(c.skip is None or c.skip.strip() for c in cells)
         assert {c.workload for c in cells} == {"backtest", "optimize", "train", "selfplay"}
+        # every timed cell runs at least 3 times: one run decides nothing
+        assert min(c.repeats for c in cells) >= 3
+
+
+def test_the_device_preset_covers_the_claims_at_their_worker_counts() -> None:
+    cells = expand(load_spec("device"))
+    opt = {(c.params["storage"], c.params["n_jobs"]) for c in cells if c.workload == "optimize"}
+    assert opt == {(s, n) for s in ("sqlite", "journal") for n in (1, 2, 4, 8)}
+    workers = {c.params.get("workers", 1) for c in cells if c.workload == "selfplay"}
+    assert {1, 2, 4, 6, 8} <= workers
+    train = [c for c in cells if c.workload == "train"]
+    assert {(c.params["loader"], c.params["amp"]) for c in train} == {
+        (loader, amp) for loader in ("per-sample", "chunk") for amp in (False, True)
+    }
+    assert all(c.params["device"] == "cuda" for c in train)
+    sharded = {c.params["workers"] for c in cells if c.grid == "backtest-workers"}
+    assert sharded == {1, 2, 4, 8}
 
 
 def test_unknown_preset_lists_valid_ones() -> None:
-    with pytest.raises(UserError, match=r"unknown preset 'nope'; valid presets: full, quick"):
+    with pytest.raises(UserError, match=r"unknown preset 'nope'; valid presets: device, full, quick"):
         load_spec("nope")
 
 

@@ -77,6 +77,9 @@ def test_activation_checkpointing_changes_memory_not_results(seq_file: Path) -> 
 def test_memory_log_and_leak_warning(seq_file: Path) -> None:
     r = train(_cfg(seq_file, epochs=3, log_every=2))
     assert [e["batch"] for e in r.memory_log] == list(range(2, 22, 2))
+    # on a CPU the device figures say "not measured", never zero memory of a GPU
+    assert {e["device_total"] for e in r.memory_log} == {None}
+    assert r.scaler is None  # no CUDA AMP, no GradScaler
     assert r.leak_warnings == []  # nothing grows by 100 MiB over three tiny epochs
     # A negative threshold makes any epoch after the first count as growth: the warning path.
     leaky = train(_cfg(seq_file, epochs=2, leak_threshold_mb=-1e9))

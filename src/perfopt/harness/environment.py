@@ -7,6 +7,7 @@ imported), the commit from git.
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import socket
@@ -123,7 +124,9 @@ def _packages() -> dict[str, str | None]:
 
 def _git() -> dict[str, Any]:
     root = Path(__file__).resolve().parents[3]
-    info: dict[str, Any] = {"commit": None, "dirty": None}
+    # A copy of a checkout without its .git (a remote GPU machine) can be told the commit.
+    given = os.environ.get("PERFOPT_GIT_COMMIT") or None
+    info: dict[str, Any] = {"commit": given, "dirty": None}
     if not shutil.which("git"):
         return info
     try:

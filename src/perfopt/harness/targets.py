@@ -232,7 +232,8 @@ TARGETS: tuple[Target, ...] = (
                 2.0,
                 3.0,
                 free=("workers",),
-                own={"parallel": "process"},
+                # their workers each ran the network on the CPU
+                own={"parallel": "process", "device": "cpu"},
                 workers_param="workers",
                 claim_workers=6,
             ),
@@ -246,7 +247,7 @@ TARGETS: tuple[Target, ...] = (
                 True,
                 1.5,
                 2.0,
-                own={"parallel": "serial"},
+                own={"parallel": "serial", "device": "cpu"},
             ),
         ),
     ),
@@ -504,7 +505,12 @@ def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) 
         verdicts = {p.verdict for p in at_claim}
         verdict = verdicts.pop() if len(verdicts) == 1 else MIXED
         return _part_from(part, verdict, at_claim, pairs)
-    slow = [p for p in own if p.ratio.enough and (p.ratio.high or 0.0) < 1.0]
+    # a slowdown within the cores fails here and now; past them it is only oversubscription
+    slow = [
+        p
+        for p in own
+        if (p.workers or 1) <= cores and p.ratio.enough and (p.ratio.high or 0.0) < 1.0
+    ]
     if slow:
         return _part_from(
             part,
@@ -515,7 +521,12 @@ def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) 
             "with more cores would give",
         )
     # too few runs, or a ratio the cores cannot produce: nothing to project from
-    unsure = [p for p in own if not p.ratio.enough or (p.bound and p.ratio.value > p.bound)]
+    unsure = [
+        p
+        for p in own
+        if (p.workers or 1) <= cores
+        and (not p.ratio.enough or (p.bound and p.ratio.value > p.bound))
+    ]
     if unsure:
         return _part_from(part, INCONCLUSIVE, unsure, pairs)
     # Points past the cores only say something when the work is not CPU-bound.
@@ -631,7 +642,11 @@ def _ok(
 
 
 def _matches(r: CellRecord, want: Mapping[str, Any]) -> bool:
-    return all(r.params.get(k) == v for k, v in want.items())
+    """Params equal; "device" is the device the cell ran on ("auto" resolved)."""
+    return all(
+        r.device.split(":")[0] == v if k == "device" else r.params.get(k) == v
+        for k, v in want.items()
+    )
 
 
 def _workers(part: Comparison, r: CellRecord) -> int | None:

@@ -59,6 +59,7 @@ class SelfplayConfig:
     start_method: str = "forkserver"
     device: str = "cpu"
     compile: bool = False
+    compile_mode: str = "default"
     amp: bool = False
     seed: int = 0
     channels: int = 32
@@ -136,6 +137,12 @@ def check_config(cfg: SelfplayConfig, cuda_available: Callable[[], bool] | None 
     ):
         if value < 1:
             raise UserError(f"--{name} must be at least 1 (got {value})")
+    from perfopt.selfplay.modes import COMPILE_MODES
+
+    if cfg.compile_mode not in COMPILE_MODES:
+        raise UserError(
+            f"--compile-mode must be one of {', '.join(COMPILE_MODES)} (got {cfg.compile_mode!r})"
+        )
     if cfg.parallel not in MODES:
         raise UserError(f"--parallel must be one of {', '.join(MODES)} (got {cfg.parallel!r})")
     if cfg.start_method not in START_METHODS:
@@ -200,15 +207,28 @@ def run_selfplay(
     if cfg.parallel != "process":
         torch.set_num_threads(cfg.torch_threads)  # this process evaluates the network
     net = build_net(cfg.seed, cfg.channels, cfg.blocks)
+    # The network that this process evaluates is moved to its device (CUDA context
+    # start-up) and compiled before the clock starts: games/s measures games, and the
+    # compile time is reported apart. Process-mode workers build theirs during their
+    # start-up, which the clock includes (as it includes starting them).
+    local = cfg.parallel in ("serial", "thread", "server")
+    evaluator = (
+        NetEvaluator(
+            net,
+            device,
+            cfg.amp,
+            cfg.compile,
+            cfg.compile_mode,
+            _warm_batches(cfg),
+        )
+        if local
+        else None
+    )
     t0 = time.perf_counter()
     if cfg.parallel in ("serial", "thread"):
-        evaluator = NetEvaluator(net, device, cfg.amp, cfg.compile)
         records, stats, startup, peaks = run_in_threads(cfg, evaluator)
         bytes_sent, compile_s = 0, evaluator.compile_s
     else:
-        evaluator = (
-            NetEvaluator(net, device, cfg.amp, cfg.compile) if cfg.parallel == "server" else None
-        )
         job = {
             "seed": cfg.seed,
             "simulations": cfg.simulations,
@@ -219,6 +239,7 @@ def run_selfplay(
             "device": device,
             "amp": cfg.amp,
             "compile": cfg.compile,
+            "compile_mode": cfg.compile_mode,
         }
         if cfg.parallel == "process":
             job["weights"] = net_to_bytes(net)
@@ -244,6 +265,13 @@ def run_selfplay(
     if cfg.out is not None:
         result.out_file = str(save_records(records, Path(cfg.out) / "games.npz"))
     return result
+
+
+def _warm_batches(cfg: SelfplayConfig) -> tuple[int, ...]:
+    """Batch sizes the local network sees: the MCTS batch, merged ones in server mode."""
+    if cfg.parallel == "server":
+        return tuple(cfg.mcts_batch_size * k for k in range(1, cfg.workers + 1))
+    return (cfg.mcts_batch_size,)
 
 
 def _describe_exit(code: int | None) -> str:

@@ -64,7 +64,14 @@ def _local_evaluator(job: dict[str, Any]) -> Any:
     from perfopt.selfplay.net import NetEvaluator, net_from_bytes
 
     net = net_from_bytes(job["weights"], job["channels"], job["blocks"])
-    return NetEvaluator(net, job["device"], job["amp"], job["compile"])
+    return NetEvaluator(
+        net,
+        job["device"],
+        job["amp"],
+        job["compile"],
+        job.get("compile_mode", "default"),
+        (job["batch_size"],),
+    )
 
 
 def worker_main(index: int, conn: Connection, mode: str) -> None:

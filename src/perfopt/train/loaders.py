@@ -158,6 +158,9 @@ class ChunkDataLoader:
             (start, min(start + self.samples_per_chunk, self.info.samples))
             for start in range(0, self.info.samples, self.samples_per_chunk)
         ]
+        # What the last epoch did: chunks read, whether their host buffers were pinned
+        # and copied without blocking (CUDA), and the device memory seen between chunks.
+        self.stats: dict[str, Any] = {}
 
     def __len__(self) -> int:
         n = self.info.samples
@@ -172,12 +175,18 @@ class ChunkDataLoader:
             ds = f[name]
             host = torch.empty((rows, *ds.shape[1:]), dtype=torch.float32, pin_memory=pin)
             ds.read_direct(host.numpy(), source_sel=np.s_[start:stop], dest_sel=np.s_[0:rows])
+            # a pinned buffer copied with non_blocking: the copy overlaps the next read;
+            # the caching host allocator keeps the buffer until the copy has finished
             out.append(host.to(self.device, non_blocking=True) if pin else host)
+            self.stats["pinned"] = bool(host.is_pinned()) if pin else False
+            self.stats["non_blocking"] = pin
+        self.stats["chunks"] = self.stats.get("chunks", 0) + 1
         return out[0], out[1]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = torch.Generator().manual_seed(self.seed + self._epoch)
         self._epoch += 1
+        self.stats = {"chunks": 0, "device_allocated_between_chunks": []}
         n = self.info.samples
         with h5py.File(self.info.path, "r") as f:
             for start, stop in self.chunk_ranges:
@@ -200,4 +209,7 @@ class ChunkDataLoader:
                 del feats, targs, order
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
+                    self.stats["device_allocated_between_chunks"].append(
+                        int(torch.cuda.memory_allocated(self.device))
+                    )
                 log.debug("chunk %d:%d of %d done", start, stop, n)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from perfopt.errors import UserError
+from perfopt.train.gpu import device_memory
 from perfopt.train.loaders import ChunkDataLoader, per_sample_loader
 from perfopt.train.model import SequenceRegressor, cpu_bf16_lstm_error
 from perfopt.train.sequences import validate_sequences
@@ -93,6 +94,8 @@ class TrainResult:
     leak_warnings: list[str]
     memory_log: list[dict[str, float]]
     loader_info: dict[str, Any]
+    scaler: dict[str, float] | None = None  # GradScaler state after the run (CUDA AMP)
+    grad_norm_max: float = 0.0  # largest gradient norm before clipping (after unscaling)
     model: Any = field(default=None, repr=False)  # the trained module (left out of to_dict)
 
     def metrics(self) -> dict[str, float]:
@@ -262,11 +265,16 @@ def train(cfg: TrainConfig) -> TrainResult:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    grad_norm_max = 0.0
+
     def optimizer_step() -> None:
+        nonlocal grad_norm_max
         if scaler is not None:
-            scaler.unscale_(optimizer)
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         if cfg.clip_norm:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+            if torch.isfinite(norm):  # an overflow step: the scaler skips it
+                grad_norm_max = max(grad_norm_max, float(norm))
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -316,18 +324,9 @@ def train(cfg: TrainConfig) -> TrainResult:
             batch_no += 1
             peak_host = max(peak_host, proc.memory_info().rss)
             if batch_no % cfg.log_every == 0:
-                entry = {
-                    "batch": batch_no,
-                    "host_rss": proc.memory_info().rss,
-                    "device_allocated": _device_bytes(device),
-                }
+                entry = _memory_entry(batch_no, device, proc)
                 memory_log.append(entry)
-                log.info(
-                    "batch %d: host rss %.1f MiB, device allocated %.1f MiB",
-                    batch_no,
-                    entry["host_rss"] / 2**20,
-                    entry["device_allocated"] / 2**20,
-                )
+                log.info("batch %d: %s", batch_no, _memory_text(entry))
         if pending:  # a last partial accumulation still updates the weights
             t1 = time.perf_counter()
             optimizer_step()
@@ -371,8 +370,43 @@ def train(cfg: TrainConfig) -> TrainResult:
         leaks,
         memory_log,
         loader_info,
+        scaler=_scaler_state(scaler),
+        grad_norm_max=grad_norm_max,
         model=model,
     )
+
+
+def _memory_entry(batch: int, device: torch.device, proc: psutil.Process) -> dict[str, Any]:
+    """Host RSS plus the device's allocated / reserved / total memory and utilization."""
+    mem = device_memory(device)
+    return {
+        "batch": batch,
+        "host_rss": proc.memory_info().rss,
+        "device_allocated": mem.allocated_bytes or 0,
+        "device_reserved": mem.reserved_bytes,
+        "device_total": mem.total_bytes,
+        "gpu_utilization_pct": mem.utilization_pct,
+    }
+
+
+def _memory_text(entry: dict[str, Any]) -> str:
+    text = f"host rss {entry['host_rss'] / 2**20:.1f} MiB"
+    if entry["device_total"]:
+        text += (
+            f", device allocated {entry['device_allocated'] / 2**20:.1f} MiB, reserved "
+            f"{(entry['device_reserved'] or 0) / 2**20:.1f} MiB of {entry['device_total'] / 2**30:.1f} GiB"
+        )
+    if entry["gpu_utilization_pct"] is not None:
+        text += f", GPU {entry['gpu_utilization_pct']:.0f}% busy"
+    return text
+
+
+def _scaler_state(scaler: Any) -> dict[str, float] | None:
+    """The GradScaler's scale and growth tracker (steps since the last overflow)."""
+    if scaler is None:
+        return None
+    state = scaler.state_dict()
+    return {"scale": float(state["scale"]), "growth_tracker": float(state["_growth_tracker"])}
 
 
 def _leak_check(

@@ -23,7 +23,8 @@ def cuda_present() -> bool:
         return bool(sys.modules["torch"].cuda.is_available())
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return False
-    return Path("/proc/driver/nvidia/version").exists()
+    # the driver's files (some VMs have /dev/nvidia* without the /proc entry)
+    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists()
 
 
 def resolved_device(device: str) -> str:
