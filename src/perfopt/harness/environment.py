@@ -54,6 +54,7 @@ def collect() -> dict[str, Any]:
         "hostname": socket.gethostname(),
         "os": platform.platform(),
         "cpu_model": _cpu_model(),
+        "cpu_features": cpu_features(),
         "cores_physical": psutil.cpu_count(logical=False),
         "cores_logical": psutil.cpu_count(logical=True),
         "cores_available": len(psutil.Process().cpu_affinity() or [])
@@ -83,6 +84,24 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+# CPU features that change what a workload can do fast (reduced precision, wide vectors)
+_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16", "amx_tile")
+
+
+def cpu_features() -> list[str]:
+    """Which of the features that matter here the CPU has (from /proc/cpuinfo; [] elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    flags: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return [f for f in _FEATURES if f in flags]
 
 
 def _gpu() -> list[dict[str, Any]]:
@@ -124,10 +143,11 @@ def _packages() -> dict[str, str | None]:
 
 def _git() -> dict[str, Any]:
     root = Path(__file__).resolve().parents[3]
-    # A copy of a checkout without its .git (a remote GPU machine) can be told the commit.
+    # A copy of a checkout sent elsewhere (a GPU machine) may carry a stale .git or none:
+    # the commit its tree holds can be given, and then wins.
     given = os.environ.get("PERFOPT_GIT_COMMIT") or None
     info: dict[str, Any] = {"commit": given, "dirty": None}
-    if not shutil.which("git"):
+    if given or not shutil.which("git"):
         return info
     try:
         commit = subprocess.run(

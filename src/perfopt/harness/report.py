@@ -115,6 +115,12 @@ def _environment(cells: Sequence[Mapping[str, Any]]) -> list[str]:
             f"{env.get('cpu_model', '?')}: {env.get('cores_physical', '?')} physical / "
             f"{env.get('cores_logical', '?')} logical cores, {env.get('cores_available', '?')} available",
         ),
+        (
+            "CPU features",
+            ", ".join(env["cpu_features"]) or "none of avx2/avx512/bf16/amx"
+            if isinstance(env.get("cpu_features"), list)
+            else "not recorded",
+        ),
         ("RAM", _bytes(ram) if ram else "?"),
         ("GPU", gpu),
         (
