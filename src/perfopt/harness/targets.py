@@ -26,273 +26,45 @@ docs/claims.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from perfopt.harness import stats
+from perfopt.harness.claims import AMP_CPU_NOTE, TARGETS, Comparison, Target, Threshold
 from perfopt.harness.records import CellRecord, HostKey
-
-PASS, FAIL, INCONCLUSIVE, NA, MIXED = "PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE", "MIXED"
-POINT = "POINT"  # a pair at another worker count than the claim's: a point of the fit
-# How verdicts combine: the first present wins.
-_SEVERITY = (FAIL, MIXED, INCONCLUSIVE, NA, PASS)
-
-AMP_CPU_NOTE = (
-    "needs a GPU: the claim is CUDA float16 autocast with GradScaler; on a CPU, AMP is "
-    "bfloat16 autocast, whose speed depends on the CPU's bf16 units (much slower than "
-    "float32 on CPUs without them, faster on CPUs with AMX; see docs/platform-notes.md), "
-    "so a CPU ratio says nothing about the claim"
+from perfopt.harness.verdicts import (
+    FAIL,
+    INCONCLUSIVE,
+    MIXED,
+    NA,
+    PASS,
+    POINT,
+    SEVERITY,
+    PairResult,
+    PartVerdict,
+    TargetVerdict,
+    interval,
+    measured,
+    pair_name,
+    pairs_text,
 )
 
-
-@dataclass(frozen=True)
-class Threshold:
-    """A metric of the best matching cell must stay below `limit`."""
-
-    workload: str
-    metric: str
-    limit: float
-    select: Mapping[str, Any] = field(default_factory=dict)
-    name_also: Mapping[str, Any] | None = None  # a cell worth naming beside the best
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """metric(axis in variants) against metric(axis in base), the other params equal.
-
-    `own` names the claim's own configuration (params its pair must have); `prefer`
-    narrows it further when such pairs exist (CUDA cells for a GPU-made claim).
-    `variants` empty means every other value of the axis. For parallel claims,
-    `workers_param` names the variant's worker count and `claim_workers` the count the
-    claim is about; a claim at more workers than cores is projected.
-    """
-
-    label: str
-    workload: str
-    axis: str
-    base: tuple[Any, ...]
-    variants: tuple[Any, ...]
-    metric: str
-    higher_is_better: bool
-    claim_low: float  # a speedup ratio, or a fraction when `reduction`
-    claim_high: float | None = None
-    select: Mapping[str, Any] = field(default_factory=dict)
-    free: tuple[str, ...] = ()  # params allowed to differ between the two cells
-    own: Mapping[str, Any] = field(default_factory=dict)
-    prefer: Mapping[str, Any] = field(default_factory=dict)
-    workers_param: str | None = None
-    claim_workers: int | None = None
-    gpu_only: bool = False
-    reduction: bool = False
-
-    @property
-    def speedup_low(self) -> float:
-        """The claim's lower end as a speedup (a reduction r is a speedup 1/(1-r))."""
-        return 1.0 / (1.0 - self.claim_low) if self.reduction else self.claim_low
-
-    @property
-    def speedup_high(self) -> float | None:
-        """The claim's upper end as a speedup, if it has one."""
-        if self.claim_high is None:
-            return None
-        return 1.0 / (1.0 - self.claim_high) if self.reduction else self.claim_high
-
-    def claim_text(self) -> str:
-        """'2-3x', '>= 1.5x' or '>= 59.9% less epoch_s'."""
-        if self.reduction:
-            return f">= {100 * self.claim_low:.1f}% less {self.metric}"
-        if self.claim_high:
-            return f"{self.claim_low:g}-{self.claim_high:g}x"
-        return f">= {self.claim_low:g}x"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One claim from a source team: an id, who claimed it, the claim, its parts."""
-
-    id: str
-    source: str
-    claim: str
-    parts: tuple[Threshold | Comparison, ...]
-
-
-@dataclass(frozen=True)
-class PairResult:
-    """One comparable pair judged against a claim."""
-
-    base: CellRecord
-    variant: CellRecord
-    ratio: stats.Ratio  # oriented so that > 1 means the variant is better
-    verdict: str
-    note: str
-    own: bool
-    workers: int | None = None
-    bound: float | None = None
-
-
-@dataclass(frozen=True)
-class PartVerdict:
-    """A part of a target (one comparison or threshold) and how it was decided."""
-
-    label: str
-    verdict: str
-    reason: str
-    cells: tuple[str, ...]
-    projected: bool = False
-    measured: str = "-"
-    interval: str = "-"
-    n: str = "-"
-    bound: float | None = None
-    efficiency: float | None = None
-    pairs: tuple[PairResult, ...] = ()
-    projection: stats.Projection | None = None
-
-
-@dataclass(frozen=True)
-class TargetVerdict:
-    """A target's verdict on one host's cells."""
-
-    id: str
-    source: str
-    claim: str
-    verdict: str
-    projected: bool
-    parts: tuple[PartVerdict, ...]
-    host: HostKey | None
-
-    @property
-    def label(self) -> str:
-        """'PASS', 'FAIL (projected)' ..."""
-        return f"{self.verdict} (projected)" if self.projected else self.verdict
-
-    @property
-    def cells(self) -> list[str]:
-        """Every cell a part used, sorted."""
-        return sorted({c for p in self.parts for c in p.cells})
-
-    @property
-    def reason(self) -> str:
-        """The parts' reasons in one text."""
-        if len(self.parts) == 1:
-            return self.parts[0].reason
-        return "; ".join(f"{p.label}: {_label(p)}: {p.reason}" for p in self.parts)
-
-
-TARGETS: tuple[Target, ...] = (
-    Target(
-        "backtest-180s",
-        "the RSI backtest team's phase-4 report",
-        "500 stocks x 3 years RSI backtest finishes in < 180 s (their baseline 345.76 s)",
-        (
-            Threshold(
-                "backtest",
-                "seconds",
-                180.0,
-                select={"tickers": 500, "days": 756},
-                name_also={"engine": "reference", "access": "naive", "source": "sqlite"},
-            ),
-        ),
-    ),
-    Target(
-        "trial-parallel-2-3x",
-        "the stock-selection optimizer team's parallelization plan",
-        "trial-parallel with 2-4 workers on SQLite storage: 2-3x trials/s over 1 worker",
-        (
-            Comparison(
-                "n_jobs 4 vs 1",
-                "optimize",
-                "n_jobs",
-                (1,),
-                (),
-                "trials_per_s",
-                True,
-                2.0,
-                3.0,
-                select={"storage": "sqlite", "mode": "trial"},
-                # their trials ran per-ticker-per-date SQLite queries
-                own={"access": "naive", "executor": "local"},
-                workers_param="n_jobs",
-                claim_workers=4,
-            ),
-        ),
-    ),
-    Target(
-        "selfplay-parallel-2-3x",
-        "the self-play team's benchmark notes",
-        "parallel self-play (6 workers) 2-3x games/s over serial; batch 32 vs 8: 1.5-2x",
-        (
-            Comparison(
-                "6 worker processes vs serial",
-                "selfplay",
-                "parallel",
-                ("serial",),
-                ("process", "server"),
-                "games_per_s",
-                True,
-                2.0,
-                3.0,
-                free=("workers",),
-                # their workers each ran the network on the CPU
-                own={"parallel": "process", "device": "cpu"},
-                workers_param="workers",
-                claim_workers=6,
-            ),
-            Comparison(
-                "batch 32 vs 8",
-                "selfplay",
-                "mcts_batch_size",
-                (8,),
-                (32,),
-                "games_per_s",
-                True,
-                1.5,
-                2.0,
-                own={"parallel": "serial", "device": "cpu"},
-            ),
-        ),
-    ),
-    Target(
-        "chunk-loader-59.9",
-        "the GPU training team's ChunkDataLoader spec",
-        "chunk loading cuts epoch time by >= 59.9% vs per-sample loading (float32, GPU)",
-        (
-            Comparison(
-                "chunk vs per-sample",
-                "train",
-                "loader",
-                ("per-sample",),
-                ("chunk",),
-                "epoch_s",
-                False,
-                0.599,
-                # measured before AMP was added: float32 is the claim's pair
-                own={"amp": False},
-                prefer={"device": "cuda"},
-                reduction=True,
-            ),
-        ),
-    ),
-    Target(
-        "amp-2-3x",
-        "the GPU training team's ChunkDataLoader spec",
-        "AMP (float16 autocast + GradScaler) gives 2-3x on a GPU",
-        (
-            Comparison(
-                "amp on vs off (CUDA)",
-                "train",
-                "amp",
-                (False,),
-                (True,),
-                "epoch_s",
-                False,
-                2.0,
-                3.0,
-                own={"loader": "chunk"},
-                gpu_only=True,
-            ),
-        ),
-    ),
-)
+__all__ = [
+    "FAIL",
+    "INCONCLUSIVE",
+    "MIXED",
+    "NA",
+    "PASS",
+    "TARGETS",
+    "Comparison",
+    "PairResult",
+    "PartVerdict",
+    "Target",
+    "TargetVerdict",
+    "Threshold",
+    "evaluate",
+    "evaluate_all",
+    "judged_pairs",
+]
 
 
 def evaluate_all(
@@ -315,7 +87,7 @@ def evaluate(
         _threshold(p, records) if isinstance(p, Threshold) else _compare(p, records)
         for p in target.parts
     )
-    verdict = next(v for v in _SEVERITY if any(p.verdict == v for p in parts))
+    verdict = next(v for v in SEVERITY if any(p.verdict == v for p in parts))
     projected = any(p.projected and p.verdict == verdict for p in parts)
     return TargetVerdict(target.id, target.source, target.claim, verdict, projected, parts, host)
 
@@ -404,7 +176,7 @@ def _compare(part: Comparison, records: Sequence[CellRecord]) -> PartVerdict:
             part.label,
             INCONCLUSIVE,
             f"the claim's own configuration ({wanted}) was not run; other pairs: "
-            + _pairs_text(part, pairs),
+            + pairs_text(part, pairs),
             _cells(pairs),
             pairs=tuple(pairs),
         )
@@ -587,7 +359,7 @@ def _part_from(
     lead = max(deciding, key=lambda p: (p.workers or 0, p.ratio.n))
     others = [p for p in pairs if p not in deciding]
     reason = "; ".join(
-        f"{_pair_name(part, p)}: {_measured(part, p.ratio)} ("
+        f"{pair_name(part, p)}: {measured(part, p.ratio)} ("
         + (p.note if p.verdict == POINT else f"{p.verdict}: {p.note}")
         + ")"
         for p in deciding
@@ -601,15 +373,15 @@ def _part_from(
     if extra:
         reason += f"; {extra}"
     if others:
-        reason += "; not the claim's configuration, shown only: " + _pairs_text(part, others)
+        reason += "; not the claim's configuration, shown only: " + pairs_text(part, others)
     claim = f" (claim {part.claim_text()})"
     return PartVerdict(
         part.label,
         verdict,
         reason + claim,
         _cells(deciding),
-        measured=_measured(part, lead.ratio, with_interval=False),
-        interval=_interval(part, lead.ratio),
+        measured=measured(part, lead.ratio, with_interval=False),
+        interval=interval(part, lead.ratio),
         n=f"{lead.ratio.n_base}/{lead.ratio.n_variant}",
         bound=lead.bound,
         efficiency=None if lead.bound is None else lead.ratio.value / lead.bound,
@@ -621,7 +393,7 @@ def _needs_gpu(part: Comparison, cands: Sequence[CellRecord]) -> PartVerdict:
     pairs = _pairs(part, cands)
     note = AMP_CPU_NOTE
     if pairs:
-        note += "; measured here on CPU: " + _pairs_text(part, pairs)
+        note += "; measured here on CPU: " + pairs_text(part, pairs)
     return PartVerdict(part.label, NA, note, _cells(pairs), pairs=tuple(_not_own(p) for p in pairs))
 
 
@@ -678,45 +450,3 @@ def _median(values: Sequence[float]) -> float:
 
 def _cells(pairs: Sequence[PairResult]) -> tuple[str, ...]:
     return tuple(sorted({c for p in pairs for c in (p.base.cell_id, p.variant.cell_id)}))
-
-
-def _pair_name(part: Comparison, p: PairResult) -> str:
-    differ = sorted(
-        k
-        for k in set(p.variant.params) | set(p.base.params)
-        if p.variant.params.get(k) != p.base.params.get(k)
-    )
-    shared = sorted(
-        k
-        for k in p.variant.scalar_params()
-        if k not in differ and k in (*part.own, *part.prefer, "device", "amp", "access", "storage")
-    )
-    text = f"{p.variant.params_text(differ)} vs {p.base.params_text(differ)}"
-    if shared:
-        text += f" ({p.variant.params_text(shared)})"
-    return f"{text} [{p.variant.cell_id} vs {p.base.cell_id}]"
-
-
-def _pairs_text(part: Comparison, pairs: Sequence[PairResult]) -> str:
-    return ", ".join(f"{_pair_name(part, p)}: {_measured(part, p.ratio)}" for p in pairs)
-
-
-def _measured(part: Comparison, r: stats.Ratio, with_interval: bool = True) -> str:
-    if part.reduction:
-        value = f"{100 * (1 - 1 / r.value):.1f}% less {part.metric}"
-        if not with_interval:
-            return value
-        return f"{value} {_interval(part, r)}, n={r.n_base}/{r.n_variant}"
-    return r.text() if with_interval else f"{r.value:.2f}x"
-
-
-def _interval(part: Comparison, r: stats.Ratio) -> str:
-    if r.low is None or r.high is None:
-        return "-"
-    if part.reduction:
-        return f"[{100 * (1 - 1 / r.low):.1f}%, {100 * (1 - 1 / r.high):.1f}%]"
-    return f"[{r.low:.2f}, {r.high:.2f}]"
-
-
-def _label(p: PartVerdict) -> str:
-    return f"{p.verdict} (projected)" if p.projected else p.verdict
