@@ -188,6 +188,15 @@ def _workload_section(
         lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
         warnings.extend(_timing_warnings(c))
     lines.append("")
+    watched = sum(
+        1 for c in members if any(r.get("pyspy_attached") for r in c.get("runs") or [])
+    )
+    if watched:
+        lines.append(
+            f"py-spy watched one timed run of {watched} of these cells (the preset asks "
+            "for it, to save an extra run per cell): that run's time is in the figures "
+            "above, and what py-spy costs is under 'Overhead of the views'.\n"
+        )
     if warnings:
         lines += ["Timing warnings (pyperf-style):", *warnings, ""]
     for link in plots:
