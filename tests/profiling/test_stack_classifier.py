@@ -350,13 +350,15 @@ def test_samples_are_counted_per_thread() -> None:
         rec("f (/home/me/a.py:3)", count=4, root=root),
         rec(*pq, count=3, root=worker),
         rec(f"g ({SITE}/psycopg/cursor.py:50)", count=1, root=worker),
+        rec("h (/home/me/a.py:9)", f"take_gil ({LIBPY})", count=2, root=worker),
     ]
     result = classify_stacks(lines, native=True)
     threads = {t["tid"]: t for t in result["threads"]}
     assert threads[10] == {
         "tid": 10, "pid": 10, "name": "MainThread", "samples": 4,
-        "categories": {"Python compute": 4}, "db_waits": 0, "net_waits": 0,
+        "categories": {"Python compute": 4}, "db_waits": 0, "net_waits": 0, "gil_waits": 0,
     }  # fmt: skip
-    assert threads[31]["categories"] == {"database IO": 4} and threads[31]["db_waits"] == 3
+    assert threads[31]["categories"] == {"database IO": 4, "waiting or idle": 2}
+    assert threads[31]["db_waits"] == 3 and threads[31]["gil_waits"] == 2
     assert threads[31]["pid"] == 10 and threads[31]["name"] is None
     assert result["unparsed_lines"] == 0 and result["native"] is True

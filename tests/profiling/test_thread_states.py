@@ -139,3 +139,16 @@ def test_sampler_says_why_without_thread_states() -> None:
     summary.start()
     out = summary.stop()
     assert out["thread_states"] == {"available": False, "reason": "turned off"}
+
+
+def test_a_profilers_pauses_do_not_hide_demand_for_a_core() -> None:
+    from perfopt.profiling._tstates import _wanted
+
+    # a CPU-bound worker paused by py-spy: seen stopped at 3 readings, never blocked
+    worker = {"cpu_s": 1.5, "runqueue_s": 0.2, "stopped_s": 0.2, "unknown_s": 0.1,
+              "observed_s": 2.0, "readings": {"cpu": 17, "stopped": 3}}  # fmt: skip
+    assert _wanted(worker) == pytest.approx(2.0)
+    # without stopped readings, time between runnable readings may have been a block
+    plain = {**worker, "stopped_s": 0.0, "readings": {"cpu": 17, "sleep": 3}}
+    assert _wanted(plain) == pytest.approx(1.7)
+    assert _wanted({**worker, "observed_s": 0.0}) == pytest.approx(1.7)

@@ -49,10 +49,9 @@ def _spy(*rows: dict, native: bool = True) -> dict[str, Any]:
 
 
 def _row(tid: int, pid: int, **cats: int) -> dict[str, Any]:
-    db, net = cats.pop("db_waits", 0), cats.pop("net_waits", 0)
+    waits = {k: cats.pop(k, 0) for k in ("db_waits", "net_waits", "gil_waits")}
     cats = {k.replace("_", " "): v for k, v in cats.items()}
-    return {"tid": tid, "pid": pid, "samples": sum(cats.values()), "categories": cats,
-            "db_waits": db, "net_waits": net}  # fmt: skip
+    return {"tid": tid, "pid": pid, "samples": sum(cats.values()), "categories": cats, **waits}
 
 
 def _verdict(states: dict, spy: dict | None = None, **kw: Any) -> dict[str, Any]:
@@ -114,6 +113,31 @@ def test_supervisors_and_idle_threads_are_left_out_by_thread_state() -> None:
     v = _verdict(_states(threads), _spy(*rows))
     assert v["kind"] == "cpu-python" and v["shares"] == {"cpu-python": 1.0}
     assert "supervisors left out: python 1" in v["text"]
+
+
+def test_waiting_for_the_gil_is_wanting_python_cpu() -> None:
+    # three threads of busy Python: each holds the GIL a third of the time
+    threads = [_thread(t, 1, cpu=1.0, sleep=2.0) for t in (1, 2, 3)]
+    rows = [_row(t, 1, Python_compute=50, waiting_or_idle=100, gil_waits=95) for t in (1, 2, 3)]
+    v = _verdict(_states(threads), _spy(*rows))
+    assert v["kind"] == "cpu-python" and v["shares"]["cpu-python"] > 0.95
+
+
+def test_a_parent_that_imported_then_waited_is_a_supervisor_a_pool_thread_idles_sooner() -> None:
+    threads = [
+        _thread(1, 1, cpu=0.6, runqueue=0.4, sleep=2.0),  # imports, then waits on its worker
+        _thread(11, 11, cpu=2.0, runqueue=0.3),
+        _thread(12, 11, cpu=0.3, sleep=0.7),  # a pool thread: works in bursts
+    ]
+    rows = [_row(1, 1, **{"start-up": 45}, waiting_or_idle=100, Python_compute=5),
+            _row(11, 11, Optuna_storage=100)]  # fmt: skip
+    found = attribute(_states(threads), _spy(*rows))
+    assert found["supervisors"] == [{"pid": 1, "name": "python"}]
+    assert found["idle_threads"] == 2 and found["shares"]["io-database"] > 0.85
+    # a main thread waiting 70% of its time (start-up aside) is still working
+    half = [_thread(1, 1, cpu=0.9, sleep=2.1), _thread(11, 11, cpu=2.0)]
+    rows = [_row(1, 1, Python_compute=30, waiting_or_idle=70), _row(11, 11, Python_compute=100)]
+    assert attribute(_states(half), _spy(*rows))["idle_threads"] == 0
 
 
 def test_a_thread_py_spy_does_not_see_runs_native_code() -> None:

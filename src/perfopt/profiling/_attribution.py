@@ -4,8 +4,11 @@ The thread states (`_tstates`) are the authority for on-CPU vs blocked, and for 
 blocked thread waited on; py-spy only says which code the on-CPU time ran, thread by
 thread (its `--threads` ids are the kernel's thread ids). Threads py-spy cannot see are
 native: a BLAS/OpenMP/torch pool thread inside a Python process, or any thread of a
-non-Python program. A thread that only sleeps is left out of the working view (an idle
-helper; a process whose threads all sleep is a supervisor), unless nothing else works.
+non-Python program. A thread that mostly sleeps is left out of the working view (an idle
+helper; a process whose threads all sleep is a supervisor), unless nothing else works:
+a process's main thread when it waits for 80% of its time, start-up aside (a parent
+joining its workers), any other thread at 60% (a pool thread between bursts). A thread
+waiting for the GIL wants to run Python: that sleep counts as cpu-python.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ CATEGORY_KIND = {
 _BLOCKED_KIND = {"disk": "io-disk", "network": "io-network", "pipe": "waiting", "sleep": "waiting"}
 # A thread whose samples are this much database code waits on the database when blocked.
 DB_THREAD = 0.5
+MAIN_IDLE = 0.8
+HELPER_IDLE = 0.6
 
 
 def _code_split(row: Mapping[str, Any] | None) -> dict[str, float]:
@@ -66,10 +71,11 @@ def _thread_kinds(
     for kind, share in split.items():
         out[kind] += on * share
     blocked = {c: float(t.get(f"{c}_s", 0.0)) for c in _BLOCKED_KIND}
-    db = net = waits = 0
+    db = net = gil = waits = 0
     samples = 1
     if row:
         db, net = int(row.get("db_waits", 0)), int(row.get("net_waits", 0))
+        gil = int(row.get("gil_waits", 0))
         waits = int((row.get("categories") or {}).get("waiting or idle", 0))
         samples = max(int(row.get("samples", 0)), 1)
         db_code = sum(
@@ -85,6 +91,9 @@ def _thread_kinds(
         out["io-database"] += asleep * db / whole
         out["io-network"] += asleep * net / whole
         asleep *= waits / whole
+    if gil and waits:  # of its waits, those for the GIL want the CPU for Python
+        out["cpu-python"] += asleep * min(gil / waits, 1.0)
+        asleep *= 1.0 - min(gil / waits, 1.0)
     out["waiting"] += asleep
     for c, s in blocked.items():
         out[_BLOCKED_KIND[c]] += s
@@ -121,7 +130,7 @@ def attribute(thread_states: Mapping[str, Any], pyspy: Mapping[str, Any] | None)
         else:
             on_cpu = "unclassified"  # a Python process py-spy did not sample
         per_thread.append((t, _thread_kinds(t, row, on_cpu)))
-    idle = {id(t) for t, kinds in per_thread if t.get("idle") and _mostly_waiting(kinds)}
+    idle = {id(t) for t, kinds in per_thread if _idle(t, kinds)}
     working = [(t, k) for t, k in per_thread if id(t) not in idle]
     if not any(sum(k.values()) > 0 for _, k in working):
         working = per_thread  # nothing works: the waiting is the answer
@@ -149,7 +158,12 @@ def attribute(thread_states: Mapping[str, Any], pyspy: Mapping[str, Any] | None)
     }
 
 
-def _mostly_waiting(kinds: Counter[str]) -> bool:
-    """Still waiting once its stacks have had their say (not on a database or socket)."""
-    total = sum(kinds.values())
-    return total > 0 and kinds["waiting"] >= 0.5 * total
+def _idle(t: Mapping[str, Any], kinds: Counter[str]) -> bool:
+    """Waiting most of its time, start-up aside (see the module docstring)."""
+    total = sum(kinds.values()) - kinds["start-up"]
+    if total <= 0:
+        return bool(t.get("idle"))
+    share = kinds["waiting"] / total
+    if t.get("idle") and share >= 0.5:  # the kernel saw it asleep at most readings
+        return True
+    return share >= (MAIN_IDLE if int(t["tid"]) == int(t["pid"]) else HELPER_IDLE)

@@ -10,6 +10,7 @@ from typing import Any
 from perfopt.profiling._rules import (
     CATEGORIES,
     DB_WAIT,
+    GIL_WAIT,
     NET_WAIT,
     RULES,
     STARTUP_REASONS,
@@ -85,7 +86,7 @@ def classify_stacks(lines: Iterable[str], native: bool = False) -> dict[str, Any
     category_samples, reasons: {why a sample is start-up or unclassified: share of all
     samples}, top_functions: [{function, file, share, category}], processes: [{pid,
     cmdline, samples, top_category, supervisor}], threads: [{tid, pid, name, samples,
-    categories: {category: samples}, db_waits, net_waits}] (with py-spy --threads),
+    categories: {category: samples}, db_waits, net_waits, gil_waits}] (with py-spy --threads),
     working_categories: the category shares without supervisor processes and idle
     helper threads (the stack-only view), working_reasons: reasons as shares of that
     view, working_left_out: {what was left out: samples}}. Top functions are the
@@ -202,6 +203,7 @@ def _count_thread(
             "categories": {},
             "db_waits": 0,
             "net_waits": 0,
+            "gil_waits": 0,
         }
     row["name"] = row["name"] or stack.thread_name
     row["samples"] += stack.count
@@ -210,6 +212,8 @@ def _count_thread(
         row["db_waits"] += stack.count
     elif reason == NET_WAIT:
         row["net_waits"] += stack.count
+    elif reason == GIL_WAIT:
+        row["gil_waits"] += stack.count
 
 
 def _supervisors(

@@ -233,7 +233,7 @@ class PySpyRecorder:
                 self._wait(1.0)
                 self.native = False
                 self.native_reason = f"py-spy --native failed on this target ({failure})"
-                _warn_once(f"{self.native_reason}; recording without native frames")
+                logger.warning("%s; recording without native frames", self.native_reason)
                 self._launch()
             time.sleep(0.01)
         return False

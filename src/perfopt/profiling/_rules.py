@@ -40,6 +40,7 @@ NO_NATIVE = "a Python frame, and no native frames recorded to say what it ran"
 PYTHON_CODE = "the innermost frame is Python code (nothing below it but the interpreter)"
 DB_WAIT = "blocked inside a database client (socket, poll, lock)"
 NET_WAIT = "blocked on a socket (poll/select under socket code)"
+GIL_WAIT = "waiting for the GIL (another thread runs Python)"
 STARTUP_REASONS = (IMPORTING, NO_PYTHON_FRAMES)
 
 # C library, loader, vDSO and the interpreter: frames that do not say what the work is.
@@ -222,6 +223,11 @@ RULES: tuple[Rule, ...] = (
         "network IO",
         NET_WAIT,
         lambda v: _blocking_native(v) and v.stack_has(_socket_frame),
+    ),
+    Rule(
+        "waiting or idle",
+        GIL_WAIT,
+        _native_function(r"^take_gil$|^drop_gil$|^PyEval_RestoreThread$|^PyEval_AcquireThread$"),
     ),
     Rule(
         "waiting or idle",

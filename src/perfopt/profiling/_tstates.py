@@ -237,13 +237,13 @@ class ThreadStates:
                     "calls": dict(rec.calls.most_common(3)),
                 }
             )
-        demand = (totals[CPU] + totals[RUNQUEUE]) / wall
+        demand = sum(_wanted(t) for t in threads) / wall
         processes = []
         for proc in self._procs.values():
             own = [t for t in threads if t["pid"] == proc.pid]
             # over its own life (a pool's workers start after, and end before, the run)
             life = max((t["observed_s"] for t in own), default=0.0) or wall
-            wanted = sum(t["cpu_s"] + t["runqueue_s"] for t in own) / life
+            wanted = sum(_wanted(t) for t in own) / life
             processes.append(
                 {
                     "pid": proc.pid,
@@ -274,16 +274,39 @@ class ThreadStates:
         }
 
 
+def _wanted(t: dict[str, Any]) -> float:
+    """Seconds a thread wanted a core: its share of un-paused time running or runnable,
+    over its life.
+
+    A profiler's pauses take a CPU-bound thread off the run queue, and must not hide its
+    demand: paused time is the time seen stopped, and of the time between two runnable
+    readings (it stopped or blocked in between), the part the readings suggest was
+    stopped (stopped readings over stopped and blocked ones).
+    """
+    busy = t["cpu_s"] + t["runqueue_s"]
+    readings = t.get("readings") or {}
+    stops = readings.get(STOPPED, 0)
+    blocks = sum(readings.get(c, 0) for c in BLOCKED)
+    paused = t["stopped_s"] + (t["unknown_s"] * stops / (stops + blocks) if stops else 0.0)
+    known = t["observed_s"] - paused
+    if known <= 0 or t["observed_s"] <= 0:
+        return busy
+    return min(busy / known, 1.0) * t["observed_s"]
+
+
 def _idle(rec: _Thread) -> bool:
-    """Asleep (or on a pipe) at most readings, and using little CPU."""
-    readings = sum(n for c, n in rec.readings.items() if c != STOPPED)
-    asleep = rec.readings[procfs.SLEEP] + rec.readings[procfs.PIPE]
+    """Asleep (or on a pipe) at most readings (or most of its time, when seen only once or
+    twice), and using little CPU."""
     observed = max(rec.last - rec.first, 1e-9)
-    return (
-        readings >= _MIN_READINGS
-        and asleep >= IDLE_SHARE * readings
-        and rec.seconds[CPU] < _IDLE_CPU * observed
-    )
+    if rec.seconds[CPU] >= _IDLE_CPU * observed:
+        return False
+    readings = sum(n for c, n in rec.readings.items() if c != STOPPED)
+    if readings >= _MIN_READINGS:
+        asleep = rec.readings[procfs.SLEEP] + rec.readings[procfs.PIPE]
+        return asleep >= IDLE_SHARE * readings
+    known = sum(v for c, v in rec.seconds.items() if c not in (STOPPED, UNKNOWN))
+    asleep_s = rec.seconds[procfs.SLEEP] + rec.seconds[procfs.PIPE]
+    return known > 0 and asleep_s >= IDLE_SHARE * known
 
 
 def unavailable(reason: str) -> dict[str, Any]:

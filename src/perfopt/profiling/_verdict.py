@@ -97,8 +97,7 @@ def _spy_note(pyspy: Mapping[str, Any] | None, join: str) -> str:
         return f"py-spy: no samples ({reason}): which code ran is unknown"
     notes = []
     if pyspy.get("native") is False:
-        why = pyspy.get("native_reason") or "not asked for"
-        notes.append(f"py-spy without native frames ({why})")
+        notes.append("py-spy without native frames")  # the py-spy view says why
     if join == "tree":
         notes.append("py-spy watched a separate run: its shares stand for every thread")
     return "; ".join(notes)
