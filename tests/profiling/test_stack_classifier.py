@@ -362,3 +362,24 @@ def test_samples_are_counted_per_thread() -> None:
     assert threads[31]["db_waits"] == 3 and threads[31]["gil_waits"] == 2
     assert threads[31]["pid"] == 10 and threads[31]["name"] is None
     assert result["unparsed_lines"] == 0 and result["native"] is True
+
+
+def test_interpreter_c_frames_with_debug_lines_are_native_and_see_through() -> None:
+    build = "/tmp/python-build/Python-3.11.7"
+    frames = [
+        "f (/home/me/a.py:3)",
+        f"long_add ({build}/Objects/longobject.c:3456)",
+        f"_PyEval_EvalFrameDefault ({build}/Python/ceval.c:5678)",
+    ]
+    assert classify_stack(rec(*frames), native=True) == "Python compute"
+    waiting = ["f (/home/me/a.py:3)", f"select_poll_poll_impl ({build}/Modules/selectmodule.c:655)",
+               f"poll ({LIBC})"]  # fmt: skip
+    assert classify_stack(rec(*waiting), native=True) == "waiting or idle"
+    sqlite = [
+        "f (/home/me/a.py:3)",
+        f"_pysqlite_query_execute ({build}/Modules/_sqlite/cursor.c:895)",
+    ]
+    assert classify_stack(rec(*sqlite), native=True) == "database IO"
+    # the innermost Python frame, not a C frame with a line, is the top function
+    top = classify_stacks([rec(*waiting)], native=True)["top_functions"][0]
+    assert (top["function"], top["file"]) == ("f", "me/a.py")

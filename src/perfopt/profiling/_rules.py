@@ -49,6 +49,14 @@ _SEE_THROUGH = re.compile(
 )
 
 
+# The interpreter's own C sources, where its debug information names them (py-spy then
+# gives "long_add (.../Objects/longobject.c:123)"); the extension modules under Modules/
+# (_sqlite, _socket, _pickle, time) are named by the rules first.
+_CPYTHON_SOURCE = re.compile(
+    r"/(Objects|Python|Include|Parser|Modules|Programs)/(.+/)?[^/]+\.[ch]$"
+)
+
+
 class _View:
     """A frame seen in the context of its stack (what a rule predicate gets)."""
 
@@ -357,7 +365,10 @@ RULES: tuple[Rule, ...] = (
 
 def see_through(frame: Frame) -> bool:
     """A native frame of the C library, loader or interpreter: it names no work."""
-    return frame.native and bool(_SEE_THROUGH.search(os.path.basename(frame.file)))
+    return frame.native and bool(
+        _SEE_THROUGH.search(os.path.basename(frame.file))
+        or _CPYTHON_SOURCE.search(frame.file.replace("\\", "/"))
+    )
 
 
 def classify(stack: Stack, native: bool) -> tuple[str, str]:

@@ -16,6 +16,7 @@ _THREAD_HEAD = re.compile(r"thread \((0x[0-9a-fA-F]+|\d+)\)(?:: ([^;]*))?(?:;|$)
 # "func (file:line)" for Python frames, "func (library)" for native frames (--native)
 # and "func (file)" with --nolineno.
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$", re.S)
+_NATIVE_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".rs", ".f", ".f90", ".s", ".S")
 # A record that has not closed after this many lines is taken as garbage.
 _MAX_RECORD_LINES = 64
 
@@ -30,8 +31,14 @@ class Frame:
 
     @property
     def native(self) -> bool:
-        """True for a C frame recorded with py-spy --native (no line, not a .py file)."""
-        return self.line is None and not self.file.endswith(".py") and not self.file.startswith("<")
+        """True for a C frame recorded with py-spy --native.
+
+        Native frames name a library without a line ("f (libc.so.6)"), or, where the
+        library has debug information, a C/C++/Rust source with one ("f (.../ceval.c:5)").
+        """
+        if self.file.startswith("<") or self.file.endswith(".py"):
+            return False
+        return self.line is None or self.file.endswith(_NATIVE_SOURCES)
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,18 @@ def _pct(share: float) -> str:
     return f"{100 * share:.0f}%"
 
 
-def _pools(states: Mapping[str, Any], pools: Sequence[Mapping[str, Any]] | None) -> str:
+def _pools(
+    states: Mapping[str, Any],
+    pools: Sequence[Mapping[str, Any]] | None,
+    supervisors: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """Name who wanted the cores: processes x runnable threads, and the pools loaded."""
-    busy = [p for p in states.get("processes") or [] if p.get("runnable_mean", 0) >= 0.25]
+    left_out = {int(s["pid"]) for s in supervisors}
+    busy = [
+        p
+        for p in states.get("processes") or []
+        if p.get("runnable_mean", 0) >= 0.25 and int(p["pid"]) not in left_out
+    ]
     groups: dict[tuple[str, tuple[str, ...]], list[Mapping[str, Any]]] = {}
     for p in busy:
         groups.setdefault(
@@ -152,7 +161,7 @@ def verdict(
         left.append(f"{found['idle_threads']} idle thread(s) left out")
     tail = "; ".join(x for x in (head, *left, _spy_note(pyspy_summary, found["join"])) if x)
     if runnable > oversubscribed_at(cores):
-        over = _pools(states, pools)
+        over = _pools(states, pools, found["supervisors"])
         result["kind"] = "oversubscribed"
         result["text"] = (
             f"on average {runnable:.1f} threads wanted a core on {cores} cores: {over}"
