@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from perfopt.cli import main
-from perfopt.profiling import measure_overhead, pyspy_available
+from perfopt.profiling import measure_overhead, native_status, pyspy_available, verdict_text
 
 
 def test_cli_prints_views_and_verdict_and_writes_profile_json(
@@ -34,14 +34,23 @@ def test_cli_prints_views_and_verdict_and_writes_profile_json(
     printed = capsys.readouterr().out
     assert status == 0
     profile = json.loads((out / "profile.json").read_text())
-    assert f"verdict: {profile['verdict']}" in printed
-    assert profile["verdict"].startswith("CPU ")
+    assert f"verdict: {verdict_text(profile['verdict'])}" in printed
     assert printed.rstrip().endswith(f"wrote {out / 'profile.json'}")
     assert "psutil (process tree, 15 Hz" in printed
+    assert "thread states (/proc" in printed
     assert "threads vs cores:" in printed
+    # what the views cost is printed and recorded
+    assert "views' cost (target used" in printed
+    assert profile["overhead"]["sampler_cpu_s"] > 0
     if pyspy_available()[0]:
         assert profile["pyspy"]["rate"] == 40
+        assert profile["overhead"]["pyspy_cpu_s"] > 0
         assert "Python compute" in printed
+    if native_status()[0]:
+        assert profile["pyspy"]["native"] is True
+        assert profile["verdict"]["kind"] == "cpu-python"
+    else:  # without native frames, Python frames are not evidence of Python compute
+        assert profile["verdict"]["kind"] == "unclassified"
 
 
 def test_cli_default_out_never_reuses_a_folder(
@@ -54,7 +63,7 @@ def test_cli_default_out_never_reuses_a_folder(
     folders = sorted((tmp_path / "runs").iterdir())
     assert len(folders) == 2
     assert all(f.name.startswith("profile-") and (f / "profile.json").exists() for f in folders)
-    assert "no py-spy samples" in capsys.readouterr().out
+    assert "py-spy: not available (turned off" in capsys.readouterr().out
 
 
 def test_cli_errors_exit_2_before_running(
@@ -102,6 +111,14 @@ def test_importing_profiling_stays_light() -> None:
 @pytest.mark.slow
 def test_measure_overhead_reports_ratios(busy_cmd: Callable[[float, int], list[str]]) -> None:
     result = measure_overhead(busy_cmd(0.5, 1), repeats=1)
-    assert set(result["seconds"]) == {"bare", "psutil", "pyspy"}
+    native = native_status()[0]
+    assert set(result["seconds"]) == {"bare", "psutil", "pyspy"} | (
+        {"pyspy_native"} if native else set()
+    )
     assert all(len(v) == 1 and v[0] > 0.4 for v in result["seconds"].values())
     assert result["psutil_overhead"] > -0.5 and result["pyspy_overhead"] > -0.5
+    assert result["pyspy_native"] is native
+    if native:
+        assert result["pyspy_native_cpu_cost"] > 0
+    else:
+        assert result["pyspy_native_reason"]

@@ -40,7 +40,9 @@ def test_leaf_source_line_names_the_c_call(src: str) -> None:
     main = f"<module> ({src}:1)"
     assert classify_stack(rec(main, f"query ({src}:2)")) == "database IO"
     assert classify_stack(rec(main, f"pause ({src}:3)")) == "waiting or idle"
-    assert classify_stack(rec(main, f"loop ({src}:4)")) == "Python compute"
+    # a Python frame is evidence of Python compute only when native frames were recorded
+    assert classify_stack(rec(main, f"loop ({src}:4)")) == "unclassified"
+    assert classify_stack(rec(main, f"loop ({src}:4)"), native=True) == "Python compute"
     assert classify_stack(rec(main, f"load ({src}:5)")) == "file IO"
     assert classify_stack(rec(main, f"kernel ({src}:6)")) == "numeric compute"
     assert classify_stack(rec(main, f"decode ({src}:7)")) == "IPC and pickling"
@@ -49,7 +51,8 @@ def test_leaf_source_line_names_the_c_call(src: str) -> None:
 
 def test_only_the_innermost_frame_line_counts(src: str) -> None:
     # Line 3 (sleep) is where the outer frame called `helper`; helper itself computes.
-    assert classify_stack(rec(f"outer ({src}:3)", f"helper ({src}:4)")) == "Python compute"
+    stack = rec(f"outer ({src}:3)", f"helper ({src}:4)")
+    assert classify_stack(stack, native=True) == "Python compute"
 
 
 @pytest.mark.parametrize(
@@ -99,9 +102,9 @@ def test_only_the_innermost_frame_line_counts(src: str) -> None:
                 "_find_and_load (<frozen importlib._bootstrap>:1176)",
                 f"<module> ({SITE}/numpy/__init__.py:100)",
             ],
-            "other",
+            "start-up",
         ),
-        ([], "other"),
+        ([], "start-up"),
         # --native frames below the innermost Python frame
         (
             [
@@ -116,7 +119,7 @@ def test_only_the_innermost_frame_line_counts(src: str) -> None:
     ],
 )
 def test_rule_table(frames: list[str], category: str) -> None:
-    assert classify_stack(rec(*frames)) == category
+    assert classify_stack(rec(*frames), native=True) == category
 
 
 def test_a_user_function_below_a_worker_loop_is_compute_not_idle() -> None:
@@ -125,7 +128,7 @@ def test_a_user_function_below_a_worker_loop_is_compute_not_idle() -> None:
         f"_WorkItem.run ({STDLIB}/concurrent/futures/thread.py:58)",
         "objective (/home/me/opt.py:12)",
     ]
-    assert classify_stack(rec(*frames)) == "Python compute"
+    assert classify_stack(rec(*frames), native=True) == "Python compute"
 
 
 def test_classify_stacks_shares_top_functions_and_processes(src: str) -> None:
@@ -137,7 +140,7 @@ def test_classify_stacks_shares_top_functions_and_processes(src: str) -> None:
         *(rec(f"worker ({src}:3)", count=1, root=ROOT + ";" + child).split("\n")),
         "this is not a py-spy line",
     ]
-    result = classify_stacks(lines)
+    result = classify_stacks(lines, native=True)
     assert result["samples"] == 10
     assert result["unparsed_lines"] == 1
     assert list(result["categories"]) == list(CATEGORIES)
@@ -164,16 +167,16 @@ def test_classify_stack_refuses_garbage() -> None:
         classify_stack("no count here")
 
 
-def test_other_is_split_into_start_up_reasons(src: str) -> None:
+def test_start_up_names_its_reasons(src: str) -> None:
     importing = "_find_and_load (<frozen importlib._bootstrap>:1176)"
     lines = [
         rec(f"<module> ({src}:1)", importing, f"<module> ({src}:4)", count=5),
         ROOT + " 3",  # no Python frames at all: the interpreter starting or exiting
         rec(f"<module> ({src}:1)", f"loop ({src}:4)", count=2),
     ]
-    result = classify_stacks(lines)
-    assert result["categories"]["other"] == pytest.approx(0.8)
-    assert result["other_reasons"] == {
+    result = classify_stacks(lines, native=True)
+    assert result["categories"]["start-up"] == pytest.approx(0.8)
+    assert result["reasons"] == {
         "importing modules": pytest.approx(0.5),
         "interpreter start/exit (no Python frames)": pytest.approx(0.3),
     }
@@ -208,7 +211,7 @@ def test_idle_helper_threads_are_left_out_of_the_working_view(src: str) -> None:
         rec(helper, f"run ({src}:1)", cond, count=3),  # a heartbeat thread, blocked
         rec(f"<module> ({src}:1)", cond, count=1),  # the main thread waiting is real
     ]
-    result = classify_stacks(lines)
+    result = classify_stacks(lines, native=True)
     assert result["categories"]["waiting or idle"] == pytest.approx(4 / 7, abs=1e-4)
     assert result["working_categories"]["Python compute"] == pytest.approx(0.75)
     assert result["working_categories"]["waiting or idle"] == pytest.approx(0.25)
@@ -255,3 +258,128 @@ def test_a_waiting_parent_that_also_works_stays_in_view(src: str) -> None:
     ]
     result = classify_stacks(lines)
     assert not any(p["supervisor"] for p in result["processes"])
+
+
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+LIBPY = "/usr/lib/libpython3.11.so.1.0"
+
+
+@pytest.mark.parametrize(
+    ("frames", "native", "reason"),
+    [
+        # a Python frame without native frames to say what it ran
+        (["main (/home/me/opt.py:5)"], False, "no native frames recorded"),
+        # a native library no rule knows, below Python code
+        (["main (/home/me/opt.py:5)", "crunch (libmystery.so)"], True, "native code no rule"),
+        (["crunch (libmystery.so)"], True, "native code no rule"),
+        # an unresolved address is opaque too (it is not the interpreter)
+        (["main (/home/me/opt.py:5)", "0x7f00deadbeef (?)"], True, "native code no rule"),
+    ],
+)
+def test_an_unmatched_stack_is_unclassified_never_compute(
+    frames: list[str], native: bool, reason: str
+) -> None:
+    line = rec(*frames)
+    assert classify_stack(line, native=native) == "unclassified"
+    result = classify_stacks([line], native=native)
+    assert result["categories"]["unclassified"] == 1.0
+    assert any(reason in r for r in result["reasons"])
+    assert result["categories"]["Python compute"] == result["categories"]["numeric compute"] == 0
+
+
+@pytest.mark.parametrize(
+    ("frames", "category"),
+    [
+        # the C library and the interpreter are see-through: the Python frame decides
+        (["f (/home/me/a.py:3)", f"PyObject_Call ({LIBPY})", f"memcpy ({LIBC})"], "Python compute"),
+        # native-only stacks of the interpreter: starting or exiting
+        ([f"Py_RunMain ({LIBPY})", f"__libc_start_main ({LIBC})"], "start-up"),
+        (["f (/home/me/a.py:3)", f"recv ({LIBC})"], "network IO"),
+        (
+            [
+                "f (/home/me/a.py:3)",
+                "sock_recv (_socket.cpython-311-x86_64-linux-gnu.so)",
+                f"__libc_recv ({LIBC})",
+            ],
+            "network IO",
+        ),  # fmt: skip
+        (
+            [f"recv_into ({STDLIB}/socket.py:706)", f"poll ({LIBC})"],
+            "network IO",
+        ),
+        (
+            [f"execute ({SITE}/psycopg/cursor.py:97)", "pqWait (libpq.so.5)", f"poll ({LIBC})"],
+            "database IO",
+        ),
+        (
+            ["f (/home/me/a.py:3)", "_pysqlite_query_execute (_sqlite3.cpython-311.so)"],
+            "database IO",
+        ),
+        (["f (/home/me/a.py:3)", f"os_preadv ({LIBPY})", f"preadv2 ({LIBC})"], "file IO"),
+        (["f (/home/me/a.py:3)", "H5Dread (libhdf5-9f9e.so.310)"], "file IO"),
+        (
+            [
+                "f (/home/me/a.py:3)",
+                "Dispatcher_call (numba/_dispatcher.cpython-311-x86_64-linux-gnu.so)",
+                "0x7f1234 (?)",
+            ],
+            "numeric compute",
+        ),
+        (["f (/home/me/a.py:3)", "at::native::addmm (libtorch_cpu.so)"], "numeric compute"),
+        (
+            ["f (/home/me/a.py:3)", "dgemm_kernel_SKYLAKEX (libscipy_openblas64_.so)"],
+            "numeric compute",
+        ),
+        (
+            ["f (/home/me/a.py:3)", f"take_gil ({LIBPY})", f"pthread_cond_timedwait ({LIBC})"],
+            "waiting or idle",
+        ),
+        # a plain read may be a pipe: the libc frame is see-through, the line decides
+        (["f (/home/me/a.py:3)", f"read ({LIBC})"], "Python compute"),
+    ],
+)
+def test_native_rules(frames: list[str], category: str) -> None:
+    assert classify_stack(rec(*frames), native=True) == category
+
+
+def test_samples_are_counted_per_thread() -> None:
+    root = ROOT + ";thread (10): MainThread"
+    worker = ROOT + ";thread (0x1F)"  # py-spy may give an id in hex and no name
+    pq = [f"execute ({SITE}/psycopg/cursor.py:97)", "pqWait (libpq.so.5)", f"poll ({LIBC})"]
+    lines = [
+        rec("f (/home/me/a.py:3)", count=4, root=root),
+        rec(*pq, count=3, root=worker),
+        rec(f"g ({SITE}/psycopg/cursor.py:50)", count=1, root=worker),
+        rec("h (/home/me/a.py:9)", f"take_gil ({LIBPY})", count=2, root=worker),
+    ]
+    result = classify_stacks(lines, native=True)
+    threads = {t["tid"]: t for t in result["threads"]}
+    assert threads[10] == {
+        "tid": 10, "pid": 10, "name": "MainThread", "samples": 4,
+        "categories": {"Python compute": 4}, "db_waits": 0, "net_waits": 0, "gil_waits": 0,
+    }  # fmt: skip
+    assert threads[31]["categories"] == {"database IO": 4, "waiting or idle": 2}
+    assert threads[31]["db_waits"] == 3 and threads[31]["gil_waits"] == 2
+    assert threads[31]["pid"] == 10 and threads[31]["name"] is None
+    assert result["unparsed_lines"] == 0 and result["native"] is True
+
+
+def test_interpreter_c_frames_with_debug_lines_are_native_and_see_through() -> None:
+    build = "/tmp/python-build/Python-3.11.7"
+    frames = [
+        "f (/home/me/a.py:3)",
+        f"long_add ({build}/Objects/longobject.c:3456)",
+        f"_PyEval_EvalFrameDefault ({build}/Python/ceval.c:5678)",
+    ]
+    assert classify_stack(rec(*frames), native=True) == "Python compute"
+    waiting = ["f (/home/me/a.py:3)", f"select_poll_poll_impl ({build}/Modules/selectmodule.c:655)",
+               f"poll ({LIBC})"]  # fmt: skip
+    assert classify_stack(rec(*waiting), native=True) == "waiting or idle"
+    sqlite = [
+        "f (/home/me/a.py:3)",
+        f"_pysqlite_query_execute ({build}/Modules/_sqlite/cursor.c:895)",
+    ]
+    assert classify_stack(rec(*sqlite), native=True) == "database IO"
+    # the innermost Python frame, not a C frame with a line, is the top function
+    top = classify_stacks([rec(*waiting)], native=True)["top_functions"][0]
+    assert (top["function"], top["file"]) == ("f", "me/a.py")

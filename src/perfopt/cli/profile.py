@@ -27,13 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `profile` subcommand."""
     p = subparsers.add_parser(
         "profile",
-        help="run a command and show where its time went (psutil, py-spy, threads vs cores)",
+        help="run a command and show where its time went (thread states, psutil, py-spy)",
         description=(
             "Run CMD (for example your own optimize script) and watch its whole process "
-            "tree: psutil CPU/IO/threads/RSS, py-spy samples sorted into categories "
-            "(database IO, file IO, IPC and pickling, Optuna storage, numeric compute, "
-            "Python compute, waiting or idle), and a threads-vs-cores check; then print a "
-            "one-line verdict and write profile.json."
+            "tree: the kernel state of every thread (running, runnable, blocked on disk, "
+            "network, a pipe, or asleep), psutil CPU/IO/threads/RSS, and py-spy samples "
+            "with native frames sorted into categories (database IO, file IO, network IO, "
+            "IPC and pickling, Optuna storage, numeric compute, Python compute, waiting, "
+            "start-up, unclassified). Print the verdict (one kind: cpu-python, cpu-native, "
+            "io-disk, io-database, io-network, waiting, oversubscribed, start-up, mixed, "
+            "unclassified, or failed) and what the views cost, and write profile.json."
         ),
         epilog="example: perfopt profile --rate 50 -- python my_optimize.py --trials 100",
     )
@@ -42,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="sample stacks with py-spy (default on; off: psutil and threads views only)",
+    )
+    p.add_argument(
+        "--native",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="py-spy native frames (BLAS, sqlite3, socket and file calls); default: where "
+        "py-spy can read them here (it pauses the target for each sample)",
     )
     p.add_argument(
         "--rate",
@@ -112,6 +122,7 @@ def _run(args: argparse.Namespace) -> int:
         rate=args.rate,
         hz=args.interval_hz,
         timeout=args.timeout,
+        native=args.native,
     )
     print(format_profile(result))
     print(f"wrote {result['profile_path']}")

@@ -226,7 +226,7 @@ def _attribution(members: Sequence[Mapping[str, Any]], varying: Sequence[str]) -
         label = f"`{c['cell_id']}` {_params_text(c, varying, bare=True)}".strip()
         lines.append(
             f"| {_cell(label)} | {_cell(stage_txt)} | {_cell(_psutil_text(ps))} | "
-            f"{_cell(_pyspy_text(spy))} | {_cell(c.get('verdict') or '-')} |"
+            f"{_cell(_pyspy_text(spy))} | {_cell(_verdict_text(c.get('verdict')))} |"
         )
         note = _disagreement(stages, ps, spy)
         slow = _pyspy_slowdown(c, spy)
@@ -413,7 +413,17 @@ def _psutil_text(ps: Mapping[str, Any]) -> str:
     ]
     if ps.get("iowait_s"):
         parts.append(f"iowait {ps['iowait_s']:.2f} s")
+    states = ps.get("thread_states") or {}
+    if states.get("available"):
+        parts.append(f"threads running or runnable {states.get('runnable_mean', 0):.1f} on average")
     return "; ".join(parts)
+
+
+def _verdict_text(value: Any) -> str:
+    """A verdict value as "**kind**: text"; an older result's string verdict as it is."""
+    if isinstance(value, Mapping):
+        return f"**{value.get('kind', '?')}**: {value.get('text', '')}"
+    return str(value) if value else "-"
 
 
 def _pyspy_text(spy: Mapping[str, Any]) -> str:
@@ -427,6 +437,11 @@ def _pyspy_text(spy: Mapping[str, Any]) -> str:
     where = f"; separate run {_s(run)}" if isinstance(run, int | float) else ""
     if spy.get("attached_to_timed_run"):
         where = "; attached to a timed run"
+    if "native" in spy:  # results from before native frames have no such key
+        where += "; native frames" if spy["native"] else "; no native frames"
+    cost = spy.get("cost_share_of_target_cpu")
+    if isinstance(cost, int | float):
+        where += f"; py-spy CPU {100 * cost:.0f}% of the run's"
     return f"{top} ({spy['samples']} samples{where}){lead}"
 
 

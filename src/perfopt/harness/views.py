@@ -1,7 +1,10 @@
-"""The parent's watchers of a cell's child: psutil tree sampler and py-spy recorder.
+"""The parent's watchers of a cell's child: the tree sampler (psutil and thread states)
+and the py-spy recorder, and the verdict value every matrix cell carries.
 
 Thin glue over perfopt.profiling that degrades instead of failing: when profiling or
-py-spy is unavailable the view records why, and the other views go on.
+py-spy is unavailable the view records why, and the other views go on. The py-spy summary
+carries the thread states and the costs of its own run, so a verdict pairs views of one
+run even when py-spy watched a run other than the timed median.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def pyspy_status() -> tuple[bool, str]:
 
 
 class CellViews:
-    """Start the sampler (and py-spy) on a child pid; `stop` returns both summaries."""
+    """Start the sampler (and py-spy) on a child pid; `stop` returns both summaries.
+
+    py-spy records native frames where it can (not with `nonblocking`: it reads them only
+    while the target is paused), and its summary says whether it did and why not.
+    """
 
     def __init__(
         self, pid: int, out_dir: Path, pyspy: bool, hz: float = 10.0, nonblocking: bool = False
@@ -81,7 +88,12 @@ class CellViews:
             _warn_once("pyspy", self._pyspy_reason)
 
     def stop(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Stop both watchers and return (psutil summary, py-spy summary)."""
+        """Stop both watchers and return (psutil summary, py-spy summary).
+
+        Each summary gets its watcher's CPU as a share of the watched run's CPU
+        (`cost_share_of_target_cpu`); the py-spy summary also gets the thread states of
+        its run (`thread_states`), for the verdict.
+        """
         if isinstance(self._sampler, str) or self._sampler is None:
             psutil_summary: dict[str, Any] = {
                 "available": False,
@@ -100,13 +112,43 @@ class CellViews:
                 pyspy_summary = dict(self._recorder.stop())
             except Exception as exc:  # noqa: BLE001
                 pyspy_summary = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+        _record_costs(psutil_summary, None if self._recorder is None else pyspy_summary)
         return psutil_summary, pyspy_summary
 
 
+def _record_costs(psutil_summary: dict[str, Any], pyspy_summary: dict[str, Any] | None) -> None:
+    """Put each watcher's CPU as a share of the run's CPU on its summary (in place)."""
+    if not psutil_summary.get("available", True) or "cpu_user_s" not in psutil_summary:
+        return
+    target = float(psutil_summary["cpu_user_s"]) + float(psutil_summary["cpu_system_s"])
+    sampler = psutil_summary.get("sampler_cpu_s")
+    psutil_summary["cost_share_of_target_cpu"] = (
+        round(sampler / target, 4) if sampler is not None and target > 0 else None
+    )
+    if pyspy_summary is None:
+        return
+    spy = pyspy_summary.get("pyspy_cpu_s")
+    pyspy_summary["target_cpu_s"] = round(target, 3)
+    pyspy_summary["cost_share_of_target_cpu"] = (
+        round(spy / target, 4) if spy is not None and target > 0 else None
+    )
+    if psutil_summary.get("thread_states"):
+        pyspy_summary["thread_states"] = psutil_summary["thread_states"]
+
+
 def judge(
-    psutil_summary: dict[str, Any], pyspy_summary: dict[str, Any], child_pid: int, pools: Any
-) -> tuple[dict[str, Any] | None, str | None]:
-    """Return (oversubscription check, one-line verdict) when profiling is available."""
+    psutil_summary: dict[str, Any],
+    pyspy_summary: dict[str, Any],
+    child_pid: int,
+    pools: Any,
+    status: str | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Return (oversubscription check, verdict value) when profiling is available.
+
+    The verdict is {"kind", "text", "shares", ...} (`perfopt.profiling.verdict`); with
+    `status` other than "ok" (the cell failed or timed out) its kind is "failed" and it
+    says no bound-ness verdict.
+    """
     try:
         from perfopt.profiling import oversubscription, verdict
     except Exception:  # noqa: BLE001
@@ -119,14 +161,26 @@ def judge(
         except Exception as exc:  # noqa: BLE001
             over = {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
     try:
-        text = verdict(psutil_summary, pyspy_summary)
+        value = verdict(
+            psutil_summary,
+            pyspy_summary,
+            exit_code=None if status in (None, "ok") else 1,
+            timed_out=status == "timeout",
+            pools=pools if isinstance(pools, list) else None,
+        )
+        if status not in (None, "ok"):
+            value["text"] = f"the cell {status}: no bound-ness verdict"
     except Exception as exc:  # noqa: BLE001
-        text = f"no verdict ({type(exc).__name__}: {exc})"
-    return over, text
+        value = {"kind": "unclassified", "text": f"no verdict ({type(exc).__name__}: {exc})"}
+    return over, value
 
 
 def measure_overhead_line() -> dict[str, Any]:
-    """Measure each view's overhead on a CPU-bound Python loop (for the report)."""
+    """Measure each view's overhead on a CPU-bound Python loop (for the report).
+
+    Views: the sampler (psutil and thread states), py-spy, and py-spy --native where it
+    works here (`pyspy_native_cpu_cost`; else `pyspy_native_reason` says why).
+    """
     import sys
 
     # a fixed amount of work, not a fixed duration, so that slowdowns show as time

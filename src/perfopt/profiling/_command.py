@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from perfopt.errors import UserError
-from perfopt.profiling._pyspy import PySpyRecorder, pyspy_available
+from perfopt.profiling._pyspy import PySpyRecorder, native_status, pyspy_available
 from perfopt.profiling._sampler import ProcessTreeSampler
 from perfopt.profiling._threads import oversubscription
 from perfopt.profiling._verdict import verdict
@@ -95,6 +95,7 @@ def _run_watched(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     nonblocking: bool = False,
+    native: bool | None = None,
 ) -> dict[str, Any]:
     """Run argv in a new session with the chosen watchers; return raw parts of a profile."""
     full_env = {**os.environ, **env} if env else None
@@ -108,11 +109,15 @@ def _run_watched(
     timed_out = False
     try:
         if rate is not None:  # first: py-spy must attach before a short command ends
-            recorder = PySpyRecorder(proc.pid, out_dir, rate=rate, nonblocking=nonblocking)
+            recorder = PySpyRecorder(
+                proc.pid, out_dir, rate=rate, nonblocking=nonblocking, native=native
+            )
             recorder.start()
         if hz is not None:
             sampler = ProcessTreeSampler(proc.pid, hz=hz)
             sampler.start()
+        if recorder is not None:
+            recorder.wait_sampling(timeout=2.0)  # and retry without --native if it failed
         deadline = None if timeout is None else t0 + timeout
         if not _wait_exited(proc.pid, deadline):
             timed_out = True
@@ -143,6 +148,29 @@ def _run_watched(
     }
 
 
+def _share(part: float | None, whole: float | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return round(part / whole, 4)
+
+
+def views_overhead(
+    target_cpu_s: float | None, sampler: Mapping[str, Any] | None, pyspy: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What the views cost: their CPU seconds, and as shares of the target's CPU."""
+    sampler_cpu = (sampler or {}).get("sampler_cpu_s")
+    spy_cpu = (pyspy or {}).get("pyspy_cpu_s")
+    return {
+        "target_cpu_s": target_cpu_s,
+        "sampler_cpu_s": sampler_cpu,
+        "sampler_share": _share(sampler_cpu, target_cpu_s),
+        "pyspy_cpu_s": spy_cpu,
+        "pyspy_share": _share(spy_cpu, target_cpu_s),
+        "pyspy_native": bool((pyspy or {}).get("native")),
+        "pyspy_nonblocking": bool((pyspy or {}).get("nonblocking")),
+    }
+
+
 def profile_command(
     cmd: Sequence[str],
     out_dir: Path,
@@ -151,13 +179,15 @@ def profile_command(
     hz: float = 10.0,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    native: bool | None = None,
 ) -> dict[str, Any]:
-    """Run `cmd` watched by psutil (and py-spy), write out_dir/profile.json, return it.
+    """Run `cmd` watched by the sampler (and py-spy), write out_dir/profile.json, return it.
 
     `env` adds variables to the current environment. The command runs in its own
-    session; on `timeout` its whole process group is stopped. Returns {command,
-    exit_code, timed_out, wall_s, psutil, pyspy, oversubscription, verdict,
-    profile_path}.
+    session; on `timeout` its whole process group is stopped. `native`: py-spy's
+    native frames (None: where they work). Returns {command, exit_code, timed_out,
+    wall_s, psutil (with thread_states), pyspy, oversubscription, verdict: {kind, text,
+    shares, ...}, overhead, profile_path}.
     """
     argv = _check_command(cmd, env)
     if rate <= 0 or hz <= 0:
@@ -167,7 +197,13 @@ def profile_command(
     if pyspy:
         pyspy_available()  # check (and warn) before the command starts, not during it
     parts = _run_watched(
-        argv, out_dir, hz=hz, rate=rate if pyspy else None, env=env, timeout=timeout
+        argv,
+        out_dir,
+        hz=hz,
+        rate=rate if pyspy else None,
+        env=env,
+        timeout=timeout,
+        native=native,
     )
     pyspy_view = parts["pyspy"] or {
         "available": False,
@@ -187,7 +223,13 @@ def profile_command(
         "psutil": parts["psutil"],
         "pyspy": pyspy_view,
         "oversubscription": oversubscription(parts["psutil"]),
-        "verdict": verdict(parts["psutil"], pyspy_view),
+        "verdict": verdict(
+            parts["psutil"],
+            pyspy_view,
+            exit_code=parts["exit_code"],
+            timed_out=parts["timed_out"],
+        ),
+        "overhead": views_overhead(parts["target_cpu_s"], parts["psutil"], pyspy_view),
         "profile_path": str(profile_path),
     }
     profile_path.write_text(json.dumps(result, indent=2) + "\n")
@@ -200,10 +242,14 @@ def measure_overhead(
     rate: int = 50,
     hz: float = 10.0,
     nonblocking: bool = False,
+    native: bool = True,
 ) -> dict[str, Any]:
-    """Time `cmd` bare, under the psutil sampler and under py-spy, interleaved.
+    """Time `cmd` bare, under the sampler, under py-spy and py-spy --native, interleaved.
 
-    Each repeat runs the three variants in a rotated order (so drift on a shared machine
+    The sampler variant ("psutil") reads thread states too, as it does in a profile.
+    With `native` (and where py-spy can), a fourth variant runs py-spy --native;
+    where it cannot, `pyspy_native_reason` says why. Each repeat runs the variants in a
+    rotated order (so drift on a shared machine
     hits all of them). Two measures per view: the wall-time overhead (its median wall
     time over the bare median, minus 1: what the target feels, noisy on a loaded
     machine), and the CPU cost (CPU the watcher itself used over the target's CPU:
@@ -213,19 +259,27 @@ def measure_overhead(
     argv = _check_command(cmd, None)
     if repeats < 1:
         raise UserError(f"repeats must be at least 1, got {repeats}")
-    variants = ("bare", "psutil", "pyspy")
+    native_ok, native_reason = native_status() if native else (False, "not asked for")
+    if native_ok and nonblocking:
+        native_ok, native_reason = False, "--nonblocking cannot read native stacks"
+    variants: tuple[str, ...] = ("bare", "psutil", "pyspy")
+    if native_ok:
+        variants += ("pyspy_native",)
     seconds: dict[str, list[float]] = {v: [] for v in variants}
     target_cpu: dict[str, list[float]] = {v: [] for v in variants}
-    watcher_cost: dict[str, list[float]] = {"psutil": [], "pyspy": []}
+    watcher_cost: dict[str, list[float]] = {v: [] for v in variants[1:]}
     with tempfile.TemporaryDirectory(prefix="perfopt-overhead-") as tmp:
         for r in range(repeats):
-            for variant in variants[r % 3 :] + variants[: r % 3]:
+            k = r % len(variants)
+            for variant in variants[k:] + variants[:k]:
+                spy = variant.startswith("pyspy")
                 parts = _run_watched(
                     argv,
                     Path(tmp),
                     hz=hz if variant == "psutil" else None,
-                    rate=rate if variant == "pyspy" else None,
+                    rate=rate if spy else None,
                     nonblocking=nonblocking,
+                    native=variant == "pyspy_native",
                 )
                 if parts["exit_code"] != 0:
                     raise UserError(
@@ -236,10 +290,18 @@ def measure_overhead(
                 target_cpu[variant].append(cpu)
                 if variant == "psutil":
                     watcher_cost["psutil"].append(parts["psutil"]["sampler_cpu_s"] / cpu)
-                elif variant == "pyspy" and parts["pyspy"].get("pyspy_cpu_s") is not None:
-                    watcher_cost["pyspy"].append(parts["pyspy"]["pyspy_cpu_s"] / cpu)
+                elif spy and parts["pyspy"].get("pyspy_cpu_s") is not None:
+                    watcher_cost[variant].append(parts["pyspy"]["pyspy_cpu_s"] / cpu)
     median = {v: statistics.median(s) for v, s in seconds.items()}
     cost = {v: round(statistics.median(c), 4) if c else None for v, c in watcher_cost.items()}
+    native_figures = (
+        {
+            "pyspy_native_overhead": round(median["pyspy_native"] / median["bare"] - 1.0, 4),
+            "pyspy_native_cpu_cost": cost["pyspy_native"],
+        }
+        if native_ok
+        else {}
+    )
     return {
         "command": argv,
         "repeats": repeats,
@@ -255,4 +317,7 @@ def measure_overhead(
         "pyspy_overhead": round(median["pyspy"] / median["bare"] - 1.0, 4),
         "psutil_cpu_cost": cost["psutil"],
         "pyspy_cpu_cost": cost["pyspy"],
+        "pyspy_native": native_ok,
+        "pyspy_native_reason": native_reason,
+        **native_figures,
     }

@@ -39,25 +39,48 @@ def _last_line(text: str) -> str:
     return (errors or lines or ["no output"])[0 if errors else -1]
 
 
-@functools.lru_cache(maxsize=8)
-def _permission_check(exe: str) -> str | None:
-    """Dump our own stack once: py-spy needs the same ptrace rights for any target."""
+def _dump_self(exe: str, native: bool) -> str | None:
+    """Dump our own stack with py-spy; None when it worked, else why not."""
+    cmd = [exe, "dump", "--pid", str(os.getpid())] + (["--native"] if native else [])
     try:
         result = subprocess.run(
-            [exe, "dump", "--pid", str(os.getpid())],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
+            cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"{exe} could not run: {exc}"
     if result.returncode != 0:
-        return (
-            f"{exe} cannot read other processes ({_last_line(result.stderr + result.stdout)}); "
-            "run as root, set kernel.yama.ptrace_scope=0, or give py-spy CAP_SYS_PTRACE"
-        )
+        return _last_line(result.stderr + result.stdout)
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _permission_check(exe: str) -> tuple[str | None, str | None]:
+    """(why py-spy cannot read processes, why --native does not work), None when fine.
+
+    Dumping our own stack needs the same ptrace rights as any target; with --native it
+    also shows that native unwinding works here.
+    """
+    native_failure = _dump_self(exe, native=True)
+    if native_failure is None:
+        return None, None
+    failure = _dump_self(exe, native=False)
+    if failure is not None:
+        return (
+            f"{exe} cannot read other processes ({failure}); "
+            "run as root, set kernel.yama.ptrace_scope=0, or give py-spy CAP_SYS_PTRACE"
+        ), None
+    return None, f"py-spy --native failed here ({native_failure})"
+
+
+def native_status() -> tuple[bool, str | None]:
+    """Return (True, None) if py-spy can record native frames here, else (False, why)."""
+    exe = find_pyspy()
+    if exe is None:
+        return False, "py-spy not found"
+    failure, native_failure = _permission_check(exe)
+    if failure or native_failure:
+        return False, failure or native_failure
+    return True, None
 
 
 def find_pyspy() -> str | None:
@@ -85,7 +108,7 @@ def pyspy_available() -> tuple[bool, str | None]:
             "(install it with `pip install py-spy`)"
         )
     else:
-        reason = _permission_check(exe)
+        reason = _permission_check(exe)[0]
     if reason is not None:
         _warn_once(reason)
         return False, reason
@@ -96,6 +119,7 @@ def _unavailable(reason: str, raw_path: Path | None = None) -> dict[str, Any]:
     return {
         "available": False,
         "reason": reason,
+        "native": False,
         "samples": 0,
         "categories": {},
         "top_functions": [],
@@ -105,7 +129,7 @@ def _unavailable(reason: str, raw_path: Path | None = None) -> dict[str, Any]:
 
 
 class PySpyRecorder:
-    """Record `py-spy record --subprocesses --idle --format raw` on a process tree.
+    """Record `py-spy record --subprocesses --idle --threads --format raw` on a process tree.
 
     Contract: `start()` launches py-spy against `pid` (call it right after starting the
     target); `stop()` waits for py-spy to finish (it exits when its target does; if the
@@ -114,15 +138,37 @@ class PySpyRecorder:
     category. If py-spy is missing, not permitted, or fails on this target, `stop()`
     returns `available: False` with the reason and the run goes on. Usable as a context
     manager. py-spy runs in its own session, so a terminal Ctrl-C does not reach it.
+
+    Native frames (`--native`, C functions under the Python frames: BLAS, sqlite3,
+    socket and file calls) are recorded where py-spy can unwind them here and the
+    target may be paused (`native=None`, the default); `--nonblocking` cannot read
+    them. Without them the summary says why (`native_reason`).
     """
 
-    def __init__(self, pid: int, out_dir: Path, rate: int = 50, nonblocking: bool = False) -> None:
+    def __init__(
+        self,
+        pid: int,
+        out_dir: Path,
+        rate: int = 50,
+        nonblocking: bool = False,
+        native: bool | None = None,
+    ) -> None:
         if rate <= 0:
             raise ValueError(f"py-spy rate must be positive, got {rate}")
         self.pid = pid
         self.out_dir = Path(out_dir)
         self.rate = int(rate)
         self.nonblocking = nonblocking
+        self.native = False
+        self.native_reason: str | None = None
+        if native is False:
+            self.native_reason = "turned off"
+        elif nonblocking:
+            self.native_reason = (
+                "--nonblocking: py-spy reads native stacks only while the target is paused"
+            )
+        else:
+            self.native, self.native_reason = native_status()
         self.raw_path = self.out_dir / f"pyspy-{pid}.txt"
         self.log_path = self.out_dir / f"pyspy-{pid}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -134,11 +180,13 @@ class PySpyRecorder:
         """Return the py-spy command line this recorder runs."""
         cmd = [
             exe, "record", "--subprocesses", "--idle", "--format", "raw",
-            "--rate", str(self.rate), "--full-filenames",
+            "--rate", str(self.rate), "--full-filenames", "--threads",
             "--pid", str(self.pid), "-o", str(self.raw_path),
         ]  # fmt: skip
         if self.nonblocking:
             cmd.append("--nonblocking")
+        if self.native:
+            cmd.append("--native")
         return cmd
 
     def start(self) -> None:
@@ -150,6 +198,9 @@ class PySpyRecorder:
             self._reason = reason
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._launch()
+
+    def _launch(self) -> None:
         exe = find_pyspy() or "py-spy"
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
@@ -164,7 +215,9 @@ class PySpyRecorder:
         """Wait until py-spy says it samples the target; False if it exited or timed out.
 
         py-spy takes a moment to attach: a target told to start at once would run its
-        first tenths of a second unwatched.
+        first tenths of a second unwatched. If py-spy --native gave up on this target
+        while the target still runs, py-spy starts again without native frames, and the
+        summary's `native_reason` says so.
         """
         if self._proc is None:
             return False
@@ -174,7 +227,14 @@ class PySpyRecorder:
                 return True
             # WNOWAIT: look without reaping, so _wait can still collect py-spy's CPU use
             if os.waitid(os.P_PID, self._proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG):
-                return False
+                if not (self.native and _not_zombie(self.pid)):
+                    return False
+                failure = _last_line(self.log_path.read_text(errors="replace"))
+                self._wait(1.0)
+                self.native = False
+                self.native_reason = f"py-spy --native failed on this target ({failure})"
+                logger.warning("%s; recording without native frames", self.native_reason)
+                self._launch()
             time.sleep(0.01)
         return False
 
@@ -221,12 +281,14 @@ class PySpyRecorder:
             self._summary = _unavailable(reason, None)
             return self._summary
         with open(self.raw_path, encoding="utf-8", errors="replace") as raw:
-            summary = classify_stacks(raw)
+            summary = classify_stacks(raw, native=self.native)
         errors = re.search(r"Errors: (\d+)", log)
         self._summary = {
             "available": True,
             "reason": None,
             "rate": self.rate,
+            "native_reason": self.native_reason,
+            "nonblocking": self.nonblocking,
             "py_spy_errors": int(errors.group(1)) if errors else None,
             "pyspy_cpu_s": None if self._cpu_s is None else round(self._cpu_s, 3),
             **summary,

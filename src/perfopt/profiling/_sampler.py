@@ -12,6 +12,8 @@ from typing import Any
 
 import psutil
 
+from perfopt.profiling._tstates import ThreadStates, unavailable
+
 logger = logging.getLogger(__name__)
 
 # A process counts as busy when its CPU over its observed life reaches BUSY_CORES, or
@@ -110,9 +112,11 @@ class ProcessTreeSampler:
     zombie (exited but not yet reaped): `os.waitid(..., WEXITED | WNOWAIT)` does that,
     and the zombie still reports its CPU and that of the children it reaped. Usable as a
     context manager. One sampler is used by one thread; it never signals the target.
+    With `thread_states` (Linux), each tick also reads every thread's kernel state
+    (`ThreadStates`): the summary's "thread_states" is that fourth view.
     """
 
-    def __init__(self, pid: int, hz: float = 10.0) -> None:
+    def __init__(self, pid: int, hz: float = 10.0, thread_states: bool = True) -> None:
         if hz <= 0:
             raise ValueError(f"sampling rate must be positive, got {hz}")
         self.pid = pid
@@ -135,6 +139,15 @@ class ProcessTreeSampler:
         self._own_cpu = 0.0  # CPU of the sampling thread (start/stop samples not counted)
         self._procs: dict[int, psutil.Process] = {}
         self._ticks = 0
+        self._states: ThreadStates | None = None
+        self._states_reason = "turned off"
+        if thread_states and _HAVE_PROC:
+            self._states = ThreadStates()
+        elif thread_states:
+            self._states_reason = (
+                "no /proc on this system: thread states unavailable, the verdict falls "
+                "back to CPU use and py-spy stacks"
+            )
 
     # -- sampling -------------------------------------------------------------------
     def _tree(self) -> list[psutil.Process]:
@@ -176,6 +189,7 @@ class ProcessTreeSampler:
     def _sample(self) -> None:
         now = time.perf_counter()
         tree_rss = tree_threads = runnable = 0
+        pids_seen: list[int] = []
         for proc in self._tree():
             try:
                 with proc.oneshot():
@@ -191,6 +205,7 @@ class ProcessTreeSampler:
                         io = None
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            pids_seen.append(proc.pid)
             counters = _Counters(
                 user=times.user,
                 system=times.system,
@@ -239,6 +254,8 @@ class ProcessTreeSampler:
                     self._root_children_base = children
                 self._root_children_last = children
                 self._root_own_last = (times.user, times.system)
+        if self._states is not None:
+            self._states.tick(pids_seen)
         self._tree_rss.append(tree_rss)
         self._tree_threads.append(tree_threads)
         self._runnable.append(runnable)
@@ -387,4 +404,9 @@ class ProcessTreeSampler:
             "sampler_cpu_s": round(self._own_cpu, 4),
             "runnable_mean": round(statistics.fmean(self._runnable), 2) if self._runnable else 0.0,
             "processes": processes,
+            "thread_states": (
+                self._states.summary(wall, cores)
+                if self._states is not None
+                else unavailable(self._states_reason)
+            ),
         }

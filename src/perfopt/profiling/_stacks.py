@@ -11,9 +11,12 @@ logger = logging.getLogger(__name__)
 
 _COUNT = re.compile(r"^(.*) (\d+)$", re.S)
 _PROC_HEAD = re.compile(r'process (\d+):"')
+# py-spy --threads puts "thread (<OS thread id>)" or "thread (<id>): <name>" first.
+_THREAD_HEAD = re.compile(r"thread \((0x[0-9a-fA-F]+|\d+)\)(?:: ([^;]*))?(?:;|$)")
 # "func (file:line)" for Python frames, "func (library)" for native frames (--native)
 # and "func (file)" with --nolineno.
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$", re.S)
+_NATIVE_SOURCES = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".rs", ".f", ".f90", ".s", ".S")
 # A record that has not closed after this many lines is taken as garbage.
 _MAX_RECORD_LINES = 64
 
@@ -28,17 +31,29 @@ class Frame:
 
     @property
     def native(self) -> bool:
-        """True for a C frame recorded with py-spy --native (no line, not a .py file)."""
-        return self.line is None and not self.file.endswith(".py") and not self.file.startswith("<")
+        """True for a C frame recorded with py-spy --native.
+
+        Native frames name a library without a line ("f (libc.so.6)"), or, where the
+        library has debug information, a C/C++/Rust source with one ("f (.../ceval.c:5)").
+        """
+        if self.file.startswith("<") or self.file.endswith(".py"):
+            return False
+        return self.line is None or self.file.endswith(_NATIVE_SOURCES)
 
 
 @dataclass(frozen=True)
 class Stack:
-    """One raw record: the process chain (pid, cmdline), frames root first, sample count."""
+    """One raw record: the process chain (pid, cmdline), frames root first, sample count.
+
+    `thread` is the OS thread id (and `thread_name` the Python name) when py-spy ran
+    with --threads, else None.
+    """
 
     processes: tuple[tuple[int, str], ...]
     frames: tuple[Frame, ...]
     count: int
+    thread: int | None = None
+    thread_name: str | None = None
 
 
 def _parse_frame(text: str) -> Frame:
@@ -63,7 +78,9 @@ def _closing_quote(after: str) -> int | None:
         rest = after[i + 1 :]
         if rest == "":
             return i
-        if rest.startswith(";") and (rest[1:].startswith("process ") or _frames_parse(rest[1:])):
+        if rest.startswith(";") and (
+            rest[1:].startswith(("process ", "thread (")) or _frames_parse(rest[1:])
+        ):
             return i
         start = i + 1
 
@@ -89,8 +106,14 @@ def parse_record(text: str) -> Stack | None:
             rest = rest[1:]
         elif rest:
             return None
+    thread = thread_name = None
+    head = _THREAD_HEAD.match(rest)
+    if head is not None:
+        thread = int(head.group(1), 0)
+        thread_name = head.group(2)
+        rest = rest[head.end() :]
     frames = tuple(_parse_frame(part) for part in rest.split(";")) if rest else ()
-    return Stack(tuple(processes), frames, count)
+    return Stack(tuple(processes), frames, count, thread, thread_name)
 
 
 def parse_raw(lines: Iterable[str]) -> Iterator[Stack | None]:

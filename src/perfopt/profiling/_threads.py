@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from perfopt.profiling._verdict import oversubscribed_at
+
 
 def threadpools() -> list[dict[str, Any]]:
     """Return this process's BLAS/OpenMP pools (threadpoolctl): api, library, threads."""
@@ -57,7 +59,9 @@ def oversubscription(
     sampler's `busy` flag). Its compute threads are the largest of its BLAS/OpenMP pool
     (when `threadpools_by_pid` knows it), the cores it was measured using (rounded), and
     1. Only busy processes alive at the same time add up. Oversubscribed when those
-    threads, or the busy processes themselves, exceed the cores.
+    threads, or the busy processes themselves, exceed the cores; where the summary has
+    thread states, when the threads running or runnable, averaged over the run, exceed
+    the cores (the measured demand; the pool arithmetic stays in the reason).
     """
     cores = int(cores or sampler_summary.get("cores_available") or os.cpu_count() or 1)
     pools = threadpools_by_pid or {}
@@ -98,12 +102,24 @@ def oversubscription(
         )
         if not pools:
             reason += " (BLAS pools unknown: threads counted from CPU use)"
+    states = sampler_summary.get("thread_states") or {}
+    runnable_threads = None
+    if states.get("available"):
+        # Measured demand decides; the pool arithmetic above stays as the estimate.
+        runnable_threads = float(states.get("runnable_mean", 0.0))
+        estimate = "over" if oversubscribed else "within"
+        oversubscribed = runnable_threads > oversubscribed_at(cores)
+        reason = (
+            f"{runnable_threads:.1f} threads running or runnable on average on {cores} "
+            f"core(s) (thread states); estimate from pools: {estimate}, {reason}"
+        )
     return {
         "cores": cores,
         "processes": rows,
         "busy_processes": busy_count,
         "compute_threads": threads,
         "runnable_mean": sampler_summary.get("runnable_mean"),
+        "runnable_threads_mean": runnable_threads,
         "oversubscribed": oversubscribed,
         "reason": reason,
     }
