@@ -194,7 +194,7 @@ def _record(
     source = chosen or (repeats[-1] if repeats else None)
     if source is not None and (source.psutil or source.pyspy):
         pools = source.result.get("threadpools")
-        over, verdict = judge(source.psutil, source.pyspy, source.pid, pools)
+        over, verdict = judge(source.psutil, source.pyspy, source.pid, pools, status)
         attribution = {
             "stages": (measurement or {}).get("stages", {}),
             "psutil": source.psutil,
