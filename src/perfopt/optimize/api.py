@@ -63,7 +63,7 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
             storage=storage,
             directions=list(task.directions),
             load_if_exists=True,
-            sampler=sampler_for(cfg, cfg.seed),
+            sampler=sampler_for(cfg, seed_for(cfg.run_seed, 0, 0)),
             pruner=make_pruner(cfg.pruner, task.n_steps),
         )
     except optuna.exceptions.StorageInternalError as exc:
@@ -89,7 +89,7 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
             "resume it with the same ones or pick a new --study-name"
         )
     # The in-process plans need this process's sampler to be the seeded one.
-    study.sampler = sampler_for(cfg, seed_for(cfg.seed, 0, len(study.trials)))
+    study.sampler = sampler_for(cfg, seed_for(cfg.run_seed, 0, len(study.trials)))
     return study
 
 
