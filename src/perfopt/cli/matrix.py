@@ -6,6 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from perfopt.cli import checks
+
+# Exit status when every cell ran but at least one failed or timed out.
+CELLS_FAILED = 3
+_EXIT_EPILOG = (
+    "exit status: 0 every cell ok or skipped; 3 a cell failed or timed out (the results "
+    "and report are still written); 2 bad input; 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP "
+    "(forwarded to the running cell, which gets 10 s to exit). Files go to --out (or "
+    "runs/<UTC timestamp>-<name>/) and to the cell cache: $PERFOPT_CACHE_DIR, else cache/ "
+    "inside --out, else runs/cache."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the matrix, sweep and report subcommands."""
@@ -17,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "child process watched by the profiling views; append one JSON line per cell "
             "to results.jsonl and finish with REPORT.md."
         ),
+        epilog=_EXIT_EPILOG,
     )
     m.add_argument(
         "--preset",
@@ -46,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "placeholders in the command, and report like a matrix. Lines "
             "'PERFOPT_METRIC name=value' on the command's stdout become metrics."
         ),
+        epilog=_EXIT_EPILOG,
     )
     s.add_argument(
         "--axis",
@@ -92,17 +106,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
-        type=Path,
+        type=checks.output_dir,
         metavar="DIR",
         help="run folder (default: runs/<UTC timestamp>-<name>/; an earlier run "
         "there is never overwritten)",
     )
     p.add_argument(
-        "--repeats", type=int, metavar="N", help="runs per cell, each in a fresh process"
+        "--repeats", type=checks.positive_int, metavar="N", help="runs per cell, each in a fresh process"
     )
     p.add_argument(
         "--cell-timeout",
-        type=float,
+        type=checks.positive_float,
         metavar="S",
         help="seconds a cell's measured run may take before its process group is killed",
     )
@@ -121,23 +135,29 @@ def _finish(run) -> int:  # noqa: ANN001 - MatrixRun, imported lazily
     print(f"{run.results_path}: {counts}")
     if run.report_path:
         print(f"report written to {run.report_path}")
+    bad = sum(run.counts.get(s, 0) for s in ("failed", "timeout"))
+    if bad:
+        print(f"{bad} cell(s) failed or timed out: exit status {CELLS_FAILED}", file=sys.stderr)
+        return CELLS_FAILED
     return 0
 
 
 def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
     from perfopt.harness.matrix import run_matrix
+    from perfopt.harness.processes import forward_signals
     from perfopt.harness.progress import ConsoleProgress
 
     spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
     try:
-        run = run_matrix(spec, args.out, progress=ConsoleProgress(sys.stderr), **kwargs)
-    except KeyboardInterrupt:
+        with forward_signals():  # SIGTERM/SIGHUP reach the running cell, then we stop
+            run = run_matrix(spec, args.out, progress=ConsoleProgress(sys.stderr), **kwargs)
+    except KeyboardInterrupt as exc:
         print(
-            "perfopt: interrupted; the running cell was killed and not recorded. "
+            f"perfopt: {exc or 'interrupted'}; the running cell was stopped and not recorded. "
             "Continue with --resume (and the same --out).",
             file=sys.stderr,
         )
-        return 130
+        return getattr(exc, "exit_code", 130)
     return _finish(run)
 
 
