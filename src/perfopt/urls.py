@@ -114,6 +114,10 @@ def mask_argv(argv: Sequence[Any]) -> list[Any]:
             out.append(MASK)
             hide_next = False
             continue
+        key, eq, _ = item.partition("=")
+        if eq and key.startswith("-") and is_secret_name(key):
+            out.append(f"{key}={MASK}")  # --api-token=VALUE: the rest of the element
+            continue
         whole = _URL_WHOLE.match(item)
         if whole:
             item = f"{whole['head']}:{MASK}@" + item[whole.end() :]
@@ -138,6 +142,22 @@ def mask_tree(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list | tuple):
         return mask_argv(value)
     return value
+
+
+def mask_file(path: str | os.PathLike[str]) -> None:
+    """Rewrite a text file with its secrets masked (atomically; a missing file is fine)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    masked = mask_secrets(text)
+    if masked != text:
+        tmp = path.with_name(path.name + ".masking")
+        tmp.write_text(masked, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def _env_key() -> tuple[tuple[str, str], ...]:

@@ -154,6 +154,9 @@ def run_task(
     optuna.logging.set_verbosity(
         optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.ERROR
     )
+    # Optuna's lines go through our handlers, which mask secrets (perfopt.cli).
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
     try:
         study = _open_study(cfg, spec, task)
         first_number = len(study.trials)  # enqueued trials belong to this run
@@ -162,6 +165,8 @@ def run_task(
         summary = _run_study(cfg, spec, task, study, warnings, first_number)
     finally:
         optuna.logging.set_verbosity(previous_verbosity)
+        optuna.logging.disable_propagation()
+        optuna.logging.enable_default_handler()
     if keep_study is not None:
         keep_study.append(study)
     return summary
