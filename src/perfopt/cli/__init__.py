@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -45,9 +46,11 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        """Print `prog: error: message` on one line and exit with status 2."""
+        """Print `perfopt: error: message (see PROG --help)` on one line; exit status 2."""
         line = " ".join(mask_secrets(message).split())
-        self.exit(2, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
+        # "argument --x: must be ..." (our argument types) reads "--x must be ...".
+        line = re.sub(r"^argument (-[\w-]+(?:/-[\w-]+)*): (?=must |expected )", r"\1 ", line)
+        self.exit(2, f"perfopt: error: {line} (see {self.prog} --help)\n")
 
 
 class _MaskingFormatter(logging.Formatter):

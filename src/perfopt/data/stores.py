@@ -1,7 +1,8 @@
 """Stored panels (SQLite, Parquet, HDF5): writing all three, reading one.
 
 A data folder holds `prices.sqlite`, `prices.parquet` and `prices.h5` with the same
-panel (schemas in specs/backtest.md). Readers never write. Two access patterns:
+panel (schemas in specs/backtest.md), and `manifest.json` (perfopt.data.manifest), which
+tells an interrupted write from a complete one. Readers never write. Two access patterns:
 
 - bulk: one read of a whole field into a dense (dates x tickers) array;
 - naive: one point query per ticker per date, as the legacy engine did. It is kept on
@@ -19,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from perfopt.data import manifest
 from perfopt.data.panel import FIELDS, LONG_COLUMNS, Panel
 from perfopt.errors import UserError
 
@@ -46,15 +48,37 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
     return path
 
 
-def write_panel(panel: Panel, out_dir: str | Path) -> dict[str, Path]:
-    """Write the panel as prices.sqlite, prices.parquet and prices.h5 under out_dir."""
+def write_panel(panel: Panel, out_dir: str | Path, what: str = "generate") -> dict[str, Path]:
+    """Write the panel as prices.sqlite, prices.parquet and prices.h5 under out_dir.
+
+    The manifest says "writing" until all three are in place (see perfopt.data.manifest);
+    `what` names the command for the message an interrupted write leaves. Temporary
+    files of a failed or interrupted write are removed.
+    """
     out = Path(out_dir).expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file; --out needs a folder")
     out.mkdir(parents=True, exist_ok=True)
     long = panel.to_long()
     paths = {source: out / name for source, name in FILE_NAMES.items()}
-    _write_sqlite(long, paths["sqlite"])
-    _write_parquet(long, paths["parquet"])
-    _write_hdf5(panel, paths["hdf5"])
+    generation = manifest.begin(out, what)
+    try:
+        _write_sqlite(long, paths["sqlite"])
+        _write_parquet(long, paths["parquet"])
+        _write_hdf5(panel, paths["hdf5"])
+    except BaseException:
+        for path in paths.values():
+            for tmp in out.glob(path.name + ".tmp"):
+                tmp.unlink(missing_ok=True)
+        raise
+    dates = panel.date_strings()
+    info = {
+        "tickers": panel.n_tickers,
+        "dates": panel.n_dates,
+        "first": dates[0] if dates else None,
+        "last": dates[-1] if dates else None,
+    }
+    manifest.finish(out, generation, what, paths, info)
     return paths
 
 
@@ -438,7 +462,10 @@ def open_store(data_dir: str | Path, source: str) -> PriceStore:
     if source not in _STORES:
         raise UserError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     folder = resolve_data_dir(data_dir)
-    return _STORES[source](folder / FILE_NAMES[source])
+    path = folder / FILE_NAMES[source]
+    if path.is_file():
+        manifest.check_store(folder, source, path)
+    return _STORES[source](path)
 
 
 def describe(data_dir: str | Path, source: str | None = None) -> dict[str, object]:
@@ -451,6 +478,13 @@ def describe(data_dir: str | Path, source: str | None = None) -> dict[str, objec
             f"create them with `perfopt data generate --out {data_dir}`"
         )
     chosen = source or ("hdf5" if "hdf5" in present else present[0])
+    checked = manifest.verify(folder)
+    if checked["mismatched"]:
+        raise UserError(
+            f"{folder}: {', '.join(checked['mismatched'])} changed or went missing after the "
+            "folder was written (SHA-256 differs from manifest.json), so the stores may "
+            "disagree; write the folder again"
+        )
     store = open_store(folder, chosen)
     try:
         close = store.load("close")
@@ -470,4 +504,5 @@ def describe(data_dir: str | Path, source: str | None = None) -> dict[str, objec
         "last_date": str(dates[-1]) if len(dates) else None,
         "missing_bars": int(missing_per_ticker.sum()),
         "tickers_with_gaps": int((missing_per_ticker > 0).sum()),
+        "manifest": checked["state"],
     }

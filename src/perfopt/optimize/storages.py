@@ -181,11 +181,33 @@ def check_storage(spec: StorageSpec, processes: int) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and not os.access(path, os.W_OK):
             raise UserError(f"journal storage {path} is not writable")
+        _check_journal(path)
     if spec.kind == "postgresql":
         _check_postgres(spec)
     for text in warnings:
         log.warning(text)
     return warnings
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse an existing file that is not an Optuna journal (its first line says so)."""
+    import json
+
+    if path.is_dir():
+        raise UserError(f"journal storage {path} is a folder; name a file (e.g. studies/s.log)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 16)
+    try:
+        record = json.loads(first)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or "op_code" not in record:
+        raise UserError(
+            f"{path} exists and is not an Optuna journal (its first line is no journal "
+            "record); name a new file or an existing journal for --storage"
+        )
 
 
 def _check_postgres(spec: StorageSpec) -> None:
