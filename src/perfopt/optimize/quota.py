@@ -143,12 +143,25 @@ def optimize_one(
     """
     try:
         study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
-    except ValueError as exc:
-        if not str(exc).startswith("Cannot tell a "):
+    except (ValueError, AssertionError) as exc:
+        # Optuna 5 raises the ValueError, or (when the objective had returned) an
+        # AssertionError in its clean-up with the ValueError as its context.
+        refused = _cannot_tell(exc)
+        if refused is None:
             raise
-        log.warning("a trial was settled by another process while it ran: %s", exc)
+        log.warning("a trial was settled by another process while it ran: %s", refused)
         return False
     return True
+
+
+def _cannot_tell(exc: BaseException) -> BaseException | None:
+    """Optuna's "Cannot tell a FAIL trial" in the exception or its context, else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a "):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def _heartbeat_on(study: Any) -> bool:
