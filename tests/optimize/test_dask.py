@@ -101,7 +101,8 @@ def test_a_killed_dask_worker_loses_its_trial_and_the_search_goes_on(data_dir, t
     assert len(lost) == 1 and lost[0].user_attrs["worker_pid"] == pid
     killed = lost[0]
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retried) == 1 and retried[0].params == killed.params
+    # The retry repeats every parameter the lost trial had drawn (it may have died earlier).
+    assert len(retried) == 1 and killed.params.items() <= retried[0].params.items()
     assert retried[0].state == COMPLETE and retried[0].user_attrs["worker_pid"] != pid
     assert counted_trials(study) == n
     assert not [t for t in trials if not t.state.is_finished()]

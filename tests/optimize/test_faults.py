@@ -42,12 +42,13 @@ def open_study(study_name: str, url: str) -> optuna.Study | None:
 def wait_for(proc: subprocess.Popen, study_name: str, url: str, ready) -> optuna.Study:
     """Poll the study until ready(study) is true (the run must still be going)."""
     deadline = time.monotonic() + 120
+    study = None
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before the fault could be injected"
-        study = open_study(study_name, url)
+        study = study or open_study(study_name, url)  # opened once: polls stay quick
         if study is not None and ready(study):
             return study
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError("timed out waiting for the run")
 
 
@@ -59,7 +60,7 @@ def test_sigkilled_worker_loses_one_trial_and_the_study_still_completes(
     """SQLite: Optuna's heartbeat fails the trial; journal (no heartbeat): the supervisor."""
     url = f"sqlite:///{tmp_path}/k.db" if kind == "sqlite" else f"journal://{tmp_path}/k.log"
     out = tmp_path / "k.json"
-    n = 6
+    n = 12  # trials of ~0.15 s on 2 workers: the run lasts long enough to be caught
     proc = subprocess.Popen(
         command(data_dir, study_name, url, n, "--summary-json", str(out)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -90,7 +91,8 @@ def test_sigkilled_worker_loses_one_trial_and_the_study_still_completes(
     killed = lost[0]
     assert "fail_reason" not in killed.user_attrs  # lost, not counted
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retried) == 1 and retried[0].params == killed.params
+    # The retry repeats every parameter the lost trial had drawn (it may have died earlier).
+    assert len(retried) == 1 and killed.params.items() <= retried[0].params.items()
     assert retried[0].state == COMPLETE
     assert retried[0].user_attrs["worker_pid"] != pid  # a live worker ran the retry
     assert sum(t.state == COMPLETE for t in trials) == n
