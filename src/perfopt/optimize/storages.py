@@ -16,7 +16,7 @@ is Optuna's create-or-load (`load_if_exists`).
 A dropped PostgreSQL connection (server restart, `pg_terminate_backend`, a network
 blip): SQLAlchemy checks a pooled connection before use (`pool_pre_ping`), TCP
 keepalives notice a dead peer, and a call that still fails on a lost connection is
-retried with backoff (about 20 s in all: the failed transaction was rolled back, so
+retried with backoff (about 21 s in all: the failed transaction was rolled back, so
 trying again is safe) before the run stops with one line (`ServiceError`). A trial
 that was running when its worker gave up is failed and retried by the heartbeat.
 
@@ -47,7 +47,7 @@ KINDS = ("memory", "sqlite", "journal", "postgresql")
 SQLITE_BUSY_TIMEOUT_S = 30
 _LOCK_RETRIES = 12
 _CREATE_RETRIES = 8
-# Delays between tries on a lost connection: 0.1 s doubling to 5 s, about 20 s in all.
+# Delays between tries on a lost connection: 0.1 s doubling to 5 s, about 21 s in all.
 _RECONNECT_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0)
 _DISCONNECT_TEXTS = (
     "terminating connection",
