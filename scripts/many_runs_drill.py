@@ -30,9 +30,9 @@ def main() -> int:
     p.add_argument("--n-trials", type=int, default=120)
     p.add_argument("--n-jobs", type=int, default=1)
     p.add_argument("--study", default=None)
-    p.add_argument("extra", nargs=argparse.REMAINDER)
-    args = p.parse_args()
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = p.parse_args(argv[:cut]), argv[cut + 1 :]
     study = args.study or f"drill-{uuid.uuid4().hex[:8]}"
     out = Path(tempfile.mkdtemp(prefix="perfopt-drill-"))
     procs = []
@@ -76,7 +76,11 @@ def _study_figures(url: str, name: str) -> tuple[int, int]:
     from perfopt.optimize.studies import counted_trials, duplicate_params
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(study_name=name, storage=open_storage(resolve_storage(url, "X", name)))
+    storage = open_storage(resolve_storage(url, "X", name))
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        return 0, 0  # no run created the study
     return counted_trials(study), len(duplicate_params(study.get_trials()))
 
 
