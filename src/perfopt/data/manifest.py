@@ -82,7 +82,9 @@ def read(folder: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"{path} is not readable JSON ({exc}); write the data folder again") from None
+        raise UserError(
+            f"{path} is not readable JSON ({exc}); write the data folder again"
+        ) from None
     if not isinstance(data, dict) or data.get("state") not in ("writing", "complete"):
         raise UserError(f"{path} is not a perfopt data manifest; write the data folder again")
     return data
