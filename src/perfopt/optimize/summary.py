@@ -161,8 +161,8 @@ def _fmt(x: float | None, unit: str = "s") -> str:
 
 
 def _dupes_text(dupes: dict[str, int] | None) -> str:
-    if not dupes:
-        return "; no duplicated parameter sets" if dupes is not None else ""
+    if dupes is None:  # a summary written before duplicates were counted
+        return ""
     if not dupes["study"]:
         return "; no duplicated parameter sets"
     return (
