@@ -1,32 +1,183 @@
-"""Masking credentials before anything is printed or saved (results, logs, reports)."""
+"""Masking secrets before anything is printed or saved: the one rule every output uses.
+
+`mask_secrets(text)` replaces with `***`:
+
+- the password of a URL, `scheme://user:PASSWORD@host`, whatever characters it holds
+  (`/`, `@`, `:`, `%`...; inside free text a password ends at whitespace or a quote);
+- the value of `key=value` and of a JSON `"key": "value"` whose key names a secret;
+- the value after a command-line flag that names a secret: `--password X`,
+  `--api-token X`;
+- the value of any environment variable that names a secret (and any URL password
+  found in the environment) wherever it appears as a whole token.
+
+A name is a secret's when one of its parts (split at `-`, `_`, `.`) is password, passwd,
+pwd, passphrase, secret, token, key, apikey, credential(s) or auth, or when it ends with
+password, secret, token or apikey (`PGPASSWORD`, `AWS_SECRET_ACCESS_KEY`, `x-api-key`).
+Masking errs on the side of hiding: `--sort-key VALUE` loses its value too.
+
+`mask_argv` applies the same rule to a command line given as a list (a flag and its
+value are two elements; a whole element may be a URL with spaces in its password), and
+`mask_tree` to JSON-like values (lists are read as command lines, dict values under a
+secret-named key are hidden whole). `mask_url` is the older name of `mask_secrets`.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 MASK = "***"
-# scheme://user:password@host -> scheme://user:***@host, anywhere in a string (URLs
-# also appear inside error texts and command lines).
-_CREDENTIALS = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@"
+_SECRET_PARTS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "secrets",
+        "token",
+        "key",
+        "apikey",
+        "credential",
+        "credentials",
+        "auth",
+    }
 )
-# libpq key=value strings and similar: password=secret
-_KV_PASSWORD = re.compile(r"(?i)\b(password|passwd|pwd)=([^\s&;'\"]+)")
+_SECRET_ENDINGS = ("password", "passwd", "secret", "token", "apikey", "passphrase")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
+# Greedy password: up to the last '@' of the token, so '/' '@' ':' inside it are covered.
+_URL_IN_TEXT = re.compile(rf"(?P<head>{_SCHEME}[^\s:/@'\"]*):(?P<pw>[^\s'\"]*)@")
+_URL_WHOLE = re.compile(rf"^(?P<head>{_SCHEME}[^\s:/@]*):(?P<pw>.*)@", re.S)
+_KEY_VALUE = re.compile(
+    r"(?<![\w.-])(?P<key>-{0,2}[A-Za-z_][\w.-]*)=(?P<val>\"[^\"]*\"|'[^']*'|[^\s&;,'\"]+)"
+)
+_JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\]{1,80})\"(?P<sep>\s*:\s*)\"(?P<val>(?:[^\"\\]|\\.)*)\"")
+_FLAG_VALUE = re.compile(
+    r"(?<![\w-])(?P<flag>--?[A-Za-z][\w-]*)(?P<sp>\s+)(?P<val>\"[^\"]*\"|'[^']*'|(?!--)[^\s'\"]+)"
+)
+_MIN_ENV_SECRET = 4
+# Variables whose names look secret but hold none (the shell's working folders).
+_NOT_SECRET_VARS = frozenset({"PWD", "OLDPWD"})
 
 
-def mask_url(text: str) -> str:
-    """Return text with every URL password and password=... value replaced by ***."""
-    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    return _KV_PASSWORD.sub(lambda m: f"{m.group(1)}={MASK}", text)
+def is_secret_name(name: str) -> bool:
+    """Whether a key, flag or variable name names a secret (see the module docstring)."""
+    lowered = name.lower().lstrip("-")
+    if not lowered:
+        return False
+    if any(part in _SECRET_PARTS for part in re.split(r"[-_.\s]+", lowered)):
+        return True
+    return re.sub(r"[-_.]", "", lowered).endswith(_SECRET_ENDINGS)
 
 
-def mask_tree(value: Any) -> Any:
-    """Return a copy of a JSON-like value with every string (keys too) masked."""
+def _secret_flag(text: str) -> bool:
+    return text.startswith("-") and "=" not in text and is_secret_name(text)
+
+
+def mask_secrets(text: str) -> str:
+    """Return `text` with every secret it shows replaced by ***."""
+    if not text:
+        return text
+    text = _URL_IN_TEXT.sub(lambda m: f"{m['head']}:{MASK}@", text)
+    text = _KEY_VALUE.sub(
+        lambda m: f"{m['key']}={MASK}" if is_secret_name(m["key"]) else m.group(0), text
+    )
+    text = _JSON_PAIR.sub(
+        lambda m: f'"{m["key"]}"{m["sep"]}"{MASK}"' if is_secret_name(m["key"]) else m.group(0),
+        text,
+    )
+    text = _FLAG_VALUE.sub(
+        lambda m: f"{m['flag']}{m['sp']}{MASK}" if _secret_flag(m["flag"]) else m.group(0), text
+    )
+    pattern = _env_pattern(_env_key())
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    return text
+
+
+mask_url = mask_secrets  # the older name, kept for callers that mask URLs
+
+
+def mask_argv(argv: Sequence[Any]) -> list[Any]:
+    """A command line with secrets masked: `--password X` hides X, URLs hide passwords."""
+    out: list[Any] = []
+    hide_next = False
+    for item in argv:
+        if not isinstance(item, str):
+            out.append(mask_tree(item))
+            hide_next = False
+            continue
+        if hide_next:
+            out.append(MASK)
+            hide_next = False
+            continue
+        key, eq, _ = item.partition("=")
+        if eq and key.startswith("-") and is_secret_name(key):
+            out.append(f"{key}={MASK}")  # --api-token=VALUE: the rest of the element
+            continue
+        whole = _URL_WHOLE.match(item)
+        if whole:
+            item = f"{whole['head']}:{MASK}@" + item[whole.end() :]
+        out.append(mask_secrets(item))
+        hide_next = _secret_flag(item)
+    return out
+
+
+def mask_tree(value: Any, key: str | None = None) -> Any:
+    """A copy of a JSON-like value with every string masked (keys too; lists as argv)."""
+    if key is not None and is_secret_name(key) and isinstance(value, str | int | float):
+        return MASK if value not in ("", None) else value
     if isinstance(value, str):
-        return mask_url(value)
+        return mask_secrets(value)
     if isinstance(value, dict):
-        return {mask_tree(k): mask_tree(v) for k, v in value.items()}
+        return {
+            (mask_secrets(k) if isinstance(k, str) else k): mask_tree(
+                v, k if isinstance(k, str) else None
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [mask_tree(v) for v in value]
+        return mask_argv(value)
     return value
+
+
+def mask_file(path: str | os.PathLike[str]) -> None:
+    """Rewrite a text file with its secrets masked (atomically; a missing file is fine)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    masked = mask_secrets(text)
+    if masked != text:
+        tmp = path.with_name(path.name + ".masking")
+        tmp.write_text(masked, encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def _env_key() -> tuple[tuple[str, str], ...]:
+    return tuple(os.environ.items())
+
+
+@lru_cache(maxsize=4)
+def _env_pattern(items: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
+    """One regex for the secret values of the environment (whole tokens only)."""
+    values: set[str] = set()
+    for name, value in items:
+        if name in _NOT_SECRET_VARS:
+            continue
+        value = value.strip()
+        if is_secret_name(name) and len(value) >= _MIN_ENV_SECRET:
+            values.add(value)
+        for m in _URL_WHOLE.finditer(value):
+            if len(m["pw"]) >= _MIN_ENV_SECRET:
+                values.add(m["pw"])
+    if not values:
+        return None
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.compile(rf"(?<![\w])(?:{alternatives})(?![\w])")

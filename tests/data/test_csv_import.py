@@ -34,6 +34,11 @@ def test_round_trip_through_csv(tmp_path):
         (HEADER + "2024-01-02,A,1,1,1,-5,10\n", "line 2: non-positive price"),
         (HEADER + "2024-01-02,A,1,1,1,1,10\n2024-01-02,A,1,1,1,1,10\n", "line 3: second bar"),
         (HEADER, "no rows"),
+        (HEADER + "2024-01-02,A,1,1,1,1,10\n2024-01-03,A,1,1,1,inf,10\n", "line 3: close inf is not a finite"),
+        (HEADER + "2024-01-02,A,1,1,1,1,-10\n", "line 2: negative volume -10"),
+        (HEADER + "2024-01-02,A,1,0.5,2,1,10\n", "line 2: high 0.5 below low 2"),
+        (HEADER + "2024-01-02,A,1,1,1,1,10\n2024-01-02,,1,1,1,1,10\n", "line 3: empty ticker"),
+        (HEADER + "2024-01-02, ,1,1,1,1,10\n", "line 2: empty ticker"),
     ],
 )
 def test_bad_csv_is_refused_with_the_line(tmp_path, body, message):

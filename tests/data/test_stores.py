@@ -106,4 +106,5 @@ def test_panel_long_round_trip():
 
 def test_writing_does_not_leave_temporary_files(tmp_path):
     write_panel(generate_panel(3, n_days=10), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["prices.h5", "prices.parquet", "prices.sqlite"]
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["manifest.json", "prices.h5", "prices.parquet", "prices.sqlite"]

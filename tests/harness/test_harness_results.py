@@ -103,7 +103,10 @@ def test_schema_2_runs_are_rebuilt_from_the_median_run() -> None:
         "kind": "cell",
         "cell_id": "x",
         "workload": "optimize",
+        "params": {},
         "status": "ok",
+        "timing": {},
+        "attribution": None,
         "repeats": [2.0, 1.0, 4.0],
         "measurement": {
             "seconds": 2.0,

@@ -224,6 +224,8 @@ def test_cells_without_repeats_are_inconclusive_not_a_crash() -> None:
             "workload": "optimize",
             "params": {**OPT, "n_jobs": 1},
             "status": "ok",
+            "timing": {"n": 0},
+            "attribution": None,
             "repeats": [],
             "measurement": None,
         },

@@ -25,6 +25,8 @@ def line(
         "params": params,
         "baseline": baseline,
         "status": "ok",
+        "timing": {"n": len(runs)},
+        "attribution": None,
         "runs": runs,
         "environment": ENV,
     }

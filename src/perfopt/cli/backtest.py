@@ -6,6 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+from perfopt.cli import checks
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `backtest` command."""
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=checks.positive_int,
         default=1,
         help="processes to shard tickers across (default %(default)s)",
     )
@@ -47,26 +49,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--start-method", default="spawn", help="spawn, fork or forkserver (default %(default)s)"
     )
     parser.add_argument(
-        "--rsi-period", type=int, default=14, help="Wilder RSI period (default %(default)s)"
+        "--rsi-period", type=checks.int_at_least(2), default=14, help="Wilder RSI period (default %(default)s)"
     )
     parser.add_argument(
-        "--oversold", type=float, default=30.0, help="buy below this RSI (default %(default)s)"
+        "--oversold", type=checks.float_in(0.0, 100.0), default=30.0, help="buy below this RSI (default %(default)s)"
     )
     parser.add_argument(
-        "--overbought", type=float, default=70.0, help="sell above this RSI (default %(default)s)"
+        "--overbought", type=checks.float_in(0.0, 100.0), default=70.0, help="sell above this RSI (default %(default)s)"
     )
     parser.add_argument(
-        "--fee", type=float, default=0.001, help="fee per side as a fraction (default %(default)s)"
+        "--fee", type=checks.float_in(0.0, 1.0, high_open=True), default=0.001, help="fee per side as a fraction (default %(default)s)"
     )
     parser.add_argument(
-        "--capital", type=float, default=1_000_000.0, help="initial capital (default %(default)s)"
+        "--capital", type=checks.positive_float, default=1_000_000.0, help="initial capital (default %(default)s)"
     )
     parser.add_argument("--tickers", help="comma-separated subset of tickers (default: all)")
     parser.add_argument(
-        "--json", type=Path, help="write metrics, timings, equity and trades as JSON"
+        "--json", type=checks.output_file, help="write metrics, timings, equity and trades as JSON"
     )
-    parser.add_argument("--equity-csv", type=Path, help="write date,equity")
-    parser.add_argument("--trades-csv", type=Path, help="write the trade list")
+    parser.add_argument("--equity-csv", type=checks.output_file, help="write date,equity")
+    parser.add_argument("--trades-csv", type=checks.output_file, help="write the trade list")
     parser.set_defaults(handler=_run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from perfopt.cli import checks
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `data` command and its subcommands."""
@@ -50,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     gen.add_argument(
         "--tickers",
-        type=int,
+        type=checks.positive_int,
         default=None,
         help=f"daily only: number of tickers (default {DEFAULT_TICKERS})",
     )
@@ -64,20 +66,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     gen.add_argument(
         "--days",
-        type=int,
+        type=checks.positive_int,
         default=None,
         help=(
             "daily: keep only the first N weekdays from --start (overrides --end); "
             f"intraday: number of 24h days (default {DEFAULT_INTRADAY_DAYS})"
         ),
     )
-    gen.add_argument("--seed", type=int, default=None, help=f"random seed (default {DEFAULT_SEED})")
+    gen.add_argument("--seed", type=checks.seed, default=None, help=f"random seed (default {DEFAULT_SEED})")
     gen.add_argument(
         "--gaps",
         action="store_true",
         help="daily only: add late listings, delistings and suspended days",
     )
-    gen.add_argument("--out", required=True, help="data folder to write (created if missing)")
+    gen.add_argument(
+        "--out", type=checks.output_dir, required=True, help="data folder to write (created if missing)"
+    )
     gen.set_defaults(handler=_generate)
 
     imp = sub.add_parser(
@@ -86,7 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read FILE (header date,ticker,open,high,low,close,volume in any order) and write the three stores.",
     )
     imp.add_argument("file", help="long CSV file")
-    imp.add_argument("--out", required=True, help="data folder to write (created if missing)")
+    imp.add_argument(
+        "--out", type=checks.output_dir, required=True, help="data folder to write (created if missing)"
+    )
     imp.set_defaults(handler=_import_csv)
 
     info = sub.add_parser("info", help="print tickers, dates and missing bars of a data folder")
@@ -104,13 +110,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "M15 192 + H1 96 + H4 48); the small defaults keep tests fast."
         ),
     )
-    seq.add_argument("--samples", type=int, default=2048, help="number of samples (default %(default)s)")
-    seq.add_argument("--seq-len", type=int, default=64, help="bars per sample (default %(default)s)")
-    seq.add_argument("--features", type=int, default=16, help="features per bar (default %(default)s)")
-    seq.add_argument("--horizon", type=int, default=1, help="targets per sample (default %(default)s)")
-    seq.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    seq.add_argument("--samples", type=checks.positive_int, default=2048, help="number of samples (default %(default)s)")
+    seq.add_argument("--seq-len", type=checks.positive_int, default=64, help="bars per sample (default %(default)s)")
+    seq.add_argument("--features", type=checks.positive_int, default=16, help="features per bar (default %(default)s)")
+    seq.add_argument("--horizon", type=checks.positive_int, default=1, help="targets per sample (default %(default)s)")
+    seq.add_argument("--seed", type=checks.seed, default=0, help="random seed (default %(default)s)")
     seq.add_argument("--chunked", action="store_true", help="store with one-sample HDF5 chunks instead of contiguous")
-    seq.add_argument("--out", required=True, help="HDF5 file to write")
+    seq.add_argument(
+        "--max-size-gb",
+        type=checks.positive_float,
+        default=2.0,
+        help="refuse to write a file larger than this (default %(default)s GB); the free "
+        "disk space is checked too",
+    )
+    seq.add_argument("--out", type=checks.output_file, required=True, help="HDF5 file to write")
     seq.set_defaults(handler=_sequences)
 
 
@@ -186,7 +199,7 @@ def _import_csv(args: argparse.Namespace) -> int:
     from perfopt.data.csv_import import read_long_csv
 
     panel = read_long_csv(args.file)
-    paths = write_panel(panel, args.out)
+    paths = write_panel(panel, args.out, what="import-csv")
     print(
         f"imported {panel.n_tickers} tickers x {panel.n_dates} dates from {args.file} "
         f"into {paths['sqlite'].parent}"
@@ -210,6 +223,15 @@ def _info(args: argparse.Namespace) -> int:
         f"missing:  {summary['missing_bars']} bars in {summary['tickers_with_gaps']} tickers "
         f"(read from {summary['read_from']})"
     )
+    state = summary["manifest"]
+    print(
+        "manifest: "
+        + (
+            "complete; every store matches its SHA-256"
+            if state == "complete"
+            else "none (written before manifests, or by hand): stores not verified"
+        )
+    )
     return 0
 
 
@@ -219,7 +241,8 @@ def _sequences(args: argparse.Namespace) -> int:
     from perfopt.train.sequences import write_sequences
 
     path = write_sequences(
-        Path(args.out), args.samples, args.seq_len, args.features, args.horizon, args.seed, args.chunked
-    )
+        Path(args.out), args.samples, args.seq_len, args.features, args.horizon, args.seed,
+        args.chunked, max_bytes=int(args.max_size_gb * 1e9),
+    )  # fmt: skip
     print(f"wrote {args.samples} sequences of {args.seq_len} x {args.features} to {path}")
     return 0

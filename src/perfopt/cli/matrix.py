@@ -6,6 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from perfopt.cli import checks
+
+# Exit status when every cell ran but at least one failed or timed out.
+CELLS_FAILED = 3
+_EXIT_EPILOG = (
+    "exit status: 0 every cell ok or skipped; 3 a cell failed or timed out (the results "
+    "and report are still written); 2 bad input; 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP "
+    "(forwarded to the running cell, which gets 10 s to exit). Files go to --out (or "
+    "runs/<UTC timestamp>-<name>/) and to the cell cache: $PERFOPT_CACHE_DIR, else cache/ "
+    "inside --out, else runs/cache."
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the matrix, sweep and report subcommands."""
@@ -17,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "child process watched by the profiling views; append one JSON line per cell "
             "to results.jsonl and finish with REPORT.md."
         ),
+        epilog=_EXIT_EPILOG,
     )
     m.add_argument(
         "--preset",
@@ -51,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "placeholders in the command, and report like a matrix. Lines "
             "'PERFOPT_METRIC name=value' on the command's stdout become metrics."
         ),
+        epilog=_EXIT_EPILOG,
     )
     s.add_argument(
         "--axis",
@@ -97,41 +111,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
-        type=Path,
+        type=checks.output_dir,
         metavar="DIR",
         help="run folder (default: runs/<UTC timestamp>-<name>/; an earlier run "
         "there is never overwritten)",
     )
     p.add_argument(
         "--repeats",
-        type=int,
+        type=checks.positive_int,
         metavar="N",
         help="runs per cell, each in a fresh process, interleaved with the other cells of "
         "its grid (default: the preset's, at least 3 for a verdict)",
     )
     p.add_argument(
         "--until-ci",
-        type=float,
+        type=checks.positive_float,
         metavar="PCT",
         help="after the minimum repeats, add repeats to the cells of every judged ratio "
         "whose 95%% interval is wider than +-PCT%% of the ratio (adaptive mode)",
     )
     p.add_argument(
         "--max-repeats",
-        type=int,
+        type=checks.positive_int,
         default=10,
         metavar="N",
         help="with --until-ci: at most N runs per cell (default: 10)",
     )
     p.add_argument(
         "--budget",
-        type=float,
+        type=checks.positive_float,
         metavar="S",
         help="with --until-ci: add no repeat once the run has taken S seconds",
     )
     p.add_argument(
         "--cell-timeout",
-        type=float,
+        type=checks.positive_float,
         metavar="S",
         help="seconds a cell's measured run may take before its process group is killed",
     )
@@ -150,21 +164,17 @@ def _finish(run) -> int:  # noqa: ANN001 - MatrixRun, imported lazily
     print(f"{run.results_path}: {counts}")
     if run.report_path:
         print(f"report written to {run.report_path}")
+    bad = sum(run.counts.get(s, 0) for s in ("failed", "timeout"))
+    if bad:
+        print(f"{bad} cell(s) failed or timed out: exit status {CELLS_FAILED}", file=sys.stderr)
+        return CELLS_FAILED
     return 0
 
 
 def _options(args: argparse.Namespace):  # noqa: ANN202 - ScheduleOptions, imported lazily
-    import math
-
     from perfopt.errors import UserError
     from perfopt.harness.schedule import ScheduleOptions
 
-    if args.until_ci is not None and not (math.isfinite(args.until_ci) and args.until_ci > 0):
-        raise UserError(f"--until-ci must be a positive percentage, got {args.until_ci}")
-    if args.max_repeats < 1:
-        raise UserError(f"--max-repeats must be at least 1, got {args.max_repeats}")
-    if args.budget is not None and not (math.isfinite(args.budget) and args.budget > 0):
-        raise UserError(f"--budget must be a positive number of seconds, got {args.budget}")
     if args.until_ci is None and args.budget is not None:
         raise UserError("--budget applies to --until-ci runs; add --until-ci PCT")
     return ScheduleOptions(args.until_ci, args.max_repeats, args.budget)
@@ -172,21 +182,23 @@ def _options(args: argparse.Namespace):  # noqa: ANN202 - ScheduleOptions, impor
 
 def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
     from perfopt.harness.matrix import run_matrix
+    from perfopt.harness.processes import forward_signals
     from perfopt.harness.progress import ConsoleProgress
 
     spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
     options = _options(args)
     try:
-        run = run_matrix(
-            spec, args.out, progress=ConsoleProgress(sys.stderr), options=options, **kwargs
-        )
-    except KeyboardInterrupt:
+        with forward_signals():  # SIGTERM/SIGHUP reach the running cell, then we stop
+            run = run_matrix(
+                spec, args.out, progress=ConsoleProgress(sys.stderr), options=options, **kwargs
+            )
+    except KeyboardInterrupt as exc:
         print(
-            "perfopt: interrupted; the running cell was killed and not recorded. "
+            f"perfopt: {exc or 'interrupted'}; the running cell was stopped and not recorded. "
             "Continue with --resume (and the same --out).",
             file=sys.stderr,
         )
-        return 130
+        return getattr(exc, "exit_code", 130)
     return _finish(run)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perfopt.cli import checks
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `optimize` subcommand (optuna and numpy are imported only when it runs)."""
@@ -57,33 +59,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--n-trials",
-        type=int,
+        type=checks.positive_int,
         default=20,
         help="finished trials the study should hold (across every worker and resumed "
         "runs; default 20)",
     )
     common.add_argument(
         "--timeout",
-        type=float,
+        type=checks.positive_float,
         default=None,
         metavar="S",
         help="start no new trial after S seconds",
     )
     daily.add_argument(
         "--study-name",
+        type=checks.non_empty,
         default=None,
         help="study name (default perfopt); grid mode names studies with --study-template",
     )
     storage = common.add_mutually_exclusive_group()
     storage.add_argument(
         "--storage",
+        "--storage-url",
+        dest="storage",
+        type=checks.non_empty,
         default=None,
         metavar="URL",
         help="memory, sqlite:///file.db, journal:///file.log or "
-        "postgresql+psycopg://user:pass@host:port/db",
+        "postgresql+psycopg://user:pass@host:port/db (--storage-url is the same option)",
     )
     storage.add_argument(
         "--storage-url-env",
+        type=checks.non_empty,
         default="OPTUNA_STORAGE_URL",
         metavar="NAME",
         help="environment variable holding the storage URL when --storage is "
@@ -100,13 +107,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--n-jobs",
-        type=int,
+        type=checks.int_at_least(-1),
         default=1,
         help="trial workers (processes, or threads in thread mode); -1: physical cores",
     )
     daily.add_argument(
         "--bt-workers",
-        type=int,
+        type=checks.positive_int,
         default=1,
         help="processes running the windows of a trial (backtest and hybrid modes)",
     )
@@ -118,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--blas-threads",
-        type=int,
+        type=checks.positive_int,
         default=None,
         metavar="N",
         help="OMP/MKL/OPENBLAS/NUMEXPR/NUMBA threads per worker process "
@@ -139,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     daily.add_argument(
         "--tickers",
-        type=int,
+        type=checks.int_at_least(2),
         default=None,
         metavar="N",
         help="universe: the first N tickers of the data (default all)",
@@ -159,9 +166,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--seed",
-        type=int,
-        default=0,
-        help="seed; each worker's sampler is seeded from it and the worker index",
+        type=checks.seed,
+        default=None,
+        help="sampler seed (default: a fresh seed per run, so concurrent runs never draw "
+        "the same parameters); with --seed S the run's seed comes from S and --run-id, "
+        "so give each concurrent run its own --run-id (docs/many-runs.md)",
+    )
+    common.add_argument(
+        "--run-id",
+        type=checks.non_empty,
+        default=None,
+        metavar="ID",
+        help="name of this run, stored on each of its trials (default: host-pid-random); "
+        "the summary counts this run's trials by it beside the study's total",
     )
     daily.add_argument(
         "--cv",
@@ -169,16 +186,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="walk-forward",
         help="windows: one per calendar year, or k folds of months with an embargo",
     )
-    daily.add_argument("--cv-folds", type=int, default=4, help="folds for purged-kfold (default 4)")
+    daily.add_argument("--cv-folds", type=checks.int_at_least(2), default=4, help="folds for purged-kfold (default 4)")
     daily.add_argument(
         "--embargo-months",
-        type=int,
+        type=checks.non_negative_int,
         default=1,
         help="months dropped at the start of each purged-kfold fold (default 1)",
     )
     common.add_argument(
         "--fee",
-        type=float,
+        type=checks.float_in(0.0, 1.0, high_open=True),
         default=None,
         help="fee per unit of turnover (daily, default 0.001) or per side of a trade "
         "(grid, default 0.0004)",
@@ -191,7 +208,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--nan-penalty (default fail)",
     )
     common.add_argument(
-        "--nan-penalty", type=float, default=-10.0, help="value under --nan-policy penalty"
+        "--nan-penalty", type=checks.finite_float, default=-10.0, help="value under --nan-policy penalty"
     )
     daily.add_argument(
         "--allow-oversubscribe",
@@ -200,21 +217,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--heartbeat-interval",
-        type=int,
+        type=checks.non_negative_int,
         default=2,
         metavar="S",
         help="Optuna heartbeat of running trials on RDB storages, seconds (0: off)",
     )
     common.add_argument(
         "--heartbeat-grace",
-        type=int,
+        type=checks.positive_int,
         default=6,
         metavar="S",
         help="a running trial without heartbeat for S seconds is failed and retried",
     )
     common.add_argument(
         "--summary-json",
-        type=Path,
+        type=checks.output_file,
         default=None,
         metavar="OUT",
         help="also write the summary as JSON to OUT (daily mode; the grid writes a summary "
@@ -268,7 +285,7 @@ def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
     )
     grid.add_argument("--suffix", default="", help="value of the {suffix} placeholder")
     grid.add_argument(
-        "--top-k", type=int, default=10, help="trials in each pair's top_trials.csv (default 10)"
+        "--top-k", type=checks.positive_int, default=10, help="trials in each pair's top_trials.csv (default 10)"
     )
     grid.add_argument(
         "--resume-from",
@@ -304,27 +321,27 @@ def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
         "the outputs hold the Pareto front",
     )
     grid.add_argument(
-        "--population-size", type=int, default=50, help="NSGA-II population (default 50)"
+        "--population-size", type=checks.int_at_least(2), default=50, help="NSGA-II population (default 50)"
     )
     grid.add_argument(
-        "--crossover-prob", type=float, default=0.9, help="NSGA-II crossover probability (0.9)"
+        "--crossover-prob", type=checks.float_in(0.0, 1.0), default=0.9, help="NSGA-II crossover probability (0.9)"
     )
     grid.add_argument(
         "--slippage-bps",
-        type=float,
+        type=checks.non_negative_float,
         default=None,
         help="slippage per fill in basis points (default 1.0)",
     )
     grid.add_argument(
         "--reports-dir",
-        type=Path,
+        type=checks.output_dir,
         default=Path("reports"),
         metavar="DIR",
         help="where pair folders and grid_summary.json/.md go (default reports)",
     )
     grid.add_argument(
         "--studies-dir",
-        type=Path,
+        type=checks.output_dir,
         default=Path("studies"),
         metavar="DIR",
         help="folder of the SQLite fallback storages <symbol>_<ltf>_<htf>.db (default studies)",
@@ -375,6 +392,7 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         sampler=sampler,
         pruner=args.pruner,
         seed=args.seed,
+        run_id=args.run_id,
         cv=args.cv,
         cv_folds=args.cv_folds,
         embargo_months=args.embargo_months,

@@ -11,7 +11,7 @@ from perfopt.errors import UserError
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
+    if not 0 < value < float("inf"):  # nan and inf too
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
     return value
 

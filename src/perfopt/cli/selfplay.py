@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from perfopt.cli import checks
 from perfopt.selfplay.modes import COMPILE_MODES
 
 
@@ -30,20 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serial; process: a network per worker process; thread: threads sharing one network; "
         "server: worker processes send leaves to one model process (default serial)",
     )
-    p.add_argument("--workers", type=int, default=1, help="worker threads or processes (default 1)")
+    p.add_argument("--workers", type=checks.positive_int, default=1, help="worker threads or processes (default 1)")
     p.add_argument(
         "--start-method",
         default="forkserver",
         metavar="{spawn,fork,forkserver}",
         help="how worker processes start (default forkserver)",
     )
-    p.add_argument("--games", type=int, default=8, help="games to play (default 8)")
+    p.add_argument("--games", type=checks.positive_int, default=8, help="games to play (default 8)")
     p.add_argument(
-        "--simulations", type=int, default=32, help="MCTS leaf visits per move (default 32)"
+        "--simulations", type=checks.positive_int, default=32, help="MCTS leaf visits per move (default 32)"
     )
     p.add_argument(
         "--mcts-batch-size",
-        type=int,
+        type=checks.positive_int,
         default=8,
         help="leaves evaluated per network call; virtual loss keeps them distinct (default 8)",
     )
@@ -74,22 +75,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--torch-threads",
-        type=int,
+        type=checks.positive_int,
         default=1,
         help="torch threads per process that runs the network (default 1)",
     )
     p.add_argument(
-        "--channels", type=int, default=32, help="convolution channels of the network (default 32)"
+        "--channels", type=checks.positive_int, default=32, help="convolution channels of the network (default 32)"
     )
     p.add_argument(
-        "--blocks", type=int, default=2, help="convolution layers in the trunk (default 2)"
+        "--blocks", type=checks.non_negative_int, default=2, help="convolution layers in the trunk (default 2)"
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed for the network and the games (default 0)"
+        "--seed", type=checks.seed, default=0, help="seed for the network and the games (default 0)"
     )
     p.add_argument(
         "--worker-timeout",
-        type=float,
+        type=checks.positive_float,
         default=300.0,
         help="seconds without any message from the workers before the run is stopped (default 300)",
     )
@@ -100,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=checks.output_dir,
         default=None,
         metavar="DIR",
         help="folder for games.npz and selfplay.json (default selfplay-<UTC time>)",
@@ -110,6 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from perfopt.selfplay.runner import SelfplayConfig, WorkerError, run_selfplay
+    from perfopt.urls import mask_secrets
 
     out = args.out or Path(time.strftime("selfplay-%Y%m%d-%H%M%S", time.gmtime()))
     cfg = SelfplayConfig(
@@ -134,7 +136,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = run_selfplay(cfg)
     except WorkerError as exc:
-        print(f"perfopt: error: {exc}", file=sys.stderr)
+        print(f"perfopt: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1
     print(result.report())
     (out / "selfplay.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from perfopt.cli import checks
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` subcommand (torch is imported only when it runs)."""
@@ -38,11 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=False,
         help="mixed precision: CUDA float16 + GradScaler, CPU bfloat16 autocast (default off)",
     )
-    p.add_argument("--batch-size", type=int, default=128, help="samples per batch (default 128)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs to train (default 1)")
+    p.add_argument("--batch-size", type=checks.positive_int, default=128, help="samples per batch (default 128)")
+    p.add_argument("--epochs", type=checks.positive_int, default=1, help="epochs to train (default 1)")
     p.add_argument(
         "--num-workers",
-        type=int,
+        type=checks.non_negative_int,
         default=0,
         help="DataLoader worker processes for the per-sample loader (default 0)",
     )
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--chunk-size-gb",
-        type=float,
+        type=checks.positive_float,
         default=None,
         help="chunk size for the chunk loader (default 75%% of free device memory, capped by host memory)",
     )
@@ -66,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--drop-last", action="store_true", help="drop the last short batch")
     p.add_argument(
         "--accumulate",
-        type=int,
+        type=checks.positive_int,
         default=1,
         metavar="N",
         help="gradient accumulation: one optimizer step every N batches (default 1)",
@@ -83,34 +85,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=False,
         help="activation checkpointing of the LSTM (less memory, more compute)",
     )
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=checks.positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument(
         "--clip-norm",
-        type=float,
+        type=checks.non_negative_float,
         default=1.0,
         help="gradient clipping max norm, 0 for none (default 1.0)",
     )
-    p.add_argument("--hidden", type=int, default=64, help="LSTM hidden size (default 64)")
-    p.add_argument("--layers", type=int, default=1, help="LSTM layers (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling (default 0)")
+    p.add_argument("--hidden", type=checks.positive_int, default=64, help="LSTM hidden size (default 64)")
+    p.add_argument("--layers", type=checks.positive_int, default=1, help="LSTM layers (default 1)")
+    p.add_argument("--seed", type=checks.seed, default=0, help="seed for weights and shuffling (default 0)")
     p.add_argument(
-        "--torch-threads", type=int, default=None, help="torch intra-op threads (default: torch's)"
+        "--torch-threads", type=checks.positive_int, default=None, help="torch intra-op threads (default: torch's)"
     )
     p.add_argument(
         "--log-every",
-        type=int,
+        type=checks.positive_int,
         default=100,
         metavar="N",
         help="log host/device memory every N batches (shown with -v; default 100)",
     )
     p.add_argument(
         "--leak-threshold-mb",
-        type=float,
+        type=checks.non_negative_float,
         default=100.0,
         help="warn when memory grows more than this across epochs (default 100)",
     )
     p.add_argument(
-        "--json", type=Path, default=None, metavar="OUT", help="also write the result as JSON"
+        "--json", type=checks.output_file, default=None, metavar="OUT", help="also write the result as JSON"
     )
     p.set_defaults(handler=_run)
 

@@ -10,9 +10,9 @@ from perfopt.data.stores import (
     describe,
     open_store,
     resolve_data_dir,
-    write_panel,
 )
 from perfopt.data.synthetic import generate_panel
+from perfopt.data.writers import write_panel
 
 __all__ = [
     "ACCESS_MODES",

@@ -29,6 +29,12 @@ def read_long_csv(path: str | Path) -> Panel:
         )
     if frame.empty:
         raise UserError(f"{path} has a header but no rows")
+    tickers = frame["ticker"].fillna("").astype(str).str.strip()
+    blank = (tickers == "").to_numpy()
+    if blank.any():
+        row = int(np.flatnonzero(blank)[0])
+        raise UserError(f"{path} line {row + 2}: empty ticker; every row needs a ticker symbol")
+    frame["ticker"] = tickers
     dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
     bad = dates.isna()
     if bad.any():
@@ -45,11 +51,22 @@ def read_long_csv(path: str | Path) -> Panel:
             raise UserError(
                 f"{path} line {row + 2}: unparseable {name} {frame[name].iloc[row]!r}; expected a number"
             )
+        finite = np.isfinite(values.to_numpy(dtype=np.float64))
+        if not finite.all():
+            row = int(np.flatnonzero(~finite)[0])
+            raise UserError(
+                f"{path} line {row + 2}: {name} {frame[name].iloc[row]} is not a finite "
+                "number; fix or drop the row"
+            )
         frame[name] = values.astype(np.float64)
     prices = frame[["open", "high", "low", "close"]].to_numpy()
     if (prices <= 0).any():
         row = int(np.flatnonzero((prices <= 0).any(axis=1))[0])
         raise UserError(f"{path} line {row + 2}: non-positive price; prices must be > 0")
+    _first_bad(path, frame, frame["volume"] < 0, "negative volume {volume}; volumes are >= 0")
+    _first_bad(
+        path, frame, frame["high"] < frame["low"], "high {high} below low {low}; swap or fix them"
+    )
     duplicated = frame.duplicated(["ticker", "date"])
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -57,3 +74,12 @@ def read_long_csv(path: str | Path) -> Panel:
             f"{path} line {row + 2}: second bar for {frame['ticker'].iloc[row]} on {frame['date'].iloc[row]}"
         )
     return Panel.from_long(frame)
+
+
+def _first_bad(path: Path, frame: pd.DataFrame, bad: pd.Series, text: str) -> None:
+    """UserError naming the first row where `bad` holds, with its values in `text`."""
+    flags = bad.to_numpy()
+    if flags.any():
+        row = int(np.flatnonzero(flags)[0])
+        values = {k: f"{frame[k].iloc[row]:g}" for k in ("volume", "high", "low")}
+        raise UserError(f"{path} line {row + 2}: {text.format(**values)}")

@@ -1,7 +1,9 @@
 """Stored panels (SQLite, Parquet, HDF5): writing all three, reading one.
 
 A data folder holds `prices.sqlite`, `prices.parquet` and `prices.h5` with the same
-panel (schemas in specs/backtest.md). Readers never write. Two access patterns:
+panel (written by perfopt.data.writers), and `manifest.json` (perfopt.data.manifest),
+which tells an interrupted write from a complete one. Readers never write. Two access
+patterns:
 
 - bulk: one read of a whole field into a dense (dates x tickers) array;
 - naive: one point query per ticker per date, as the legacy engine did. It is kept on
@@ -19,18 +21,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from perfopt.data import manifest
 from perfopt.data.panel import FIELDS, LONG_COLUMNS, Panel
 from perfopt.errors import UserError
 
 SOURCES = ("sqlite", "parquet", "hdf5")
 ACCESS_MODES = ("bulk", "naive")
 FILE_NAMES = {"sqlite": "prices.sqlite", "parquet": "prices.parquet", "hdf5": "prices.h5"}
-_SQLITE_SCHEMA = (
-    "CREATE TABLE prices (ticker TEXT NOT NULL, date TEXT NOT NULL, open REAL, high REAL, "
-    "low REAL, close REAL, volume REAL, PRIMARY KEY (ticker, date))"
-)
-
-
 def resolve_data_dir(data_dir: str | Path) -> Path:
     """Return the data folder as an absolute path, or raise UserError if it is missing.
 
@@ -44,63 +41,6 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
             f"`perfopt data generate --out {data_dir}` or `perfopt data import-csv FILE --out {data_dir}`"
         )
     return path
-
-
-def write_panel(panel: Panel, out_dir: str | Path) -> dict[str, Path]:
-    """Write the panel as prices.sqlite, prices.parquet and prices.h5 under out_dir."""
-    out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    long = panel.to_long()
-    paths = {source: out / name for source, name in FILE_NAMES.items()}
-    _write_sqlite(long, paths["sqlite"])
-    _write_parquet(long, paths["parquet"])
-    _write_hdf5(panel, paths["hdf5"])
-    return paths
-
-
-def _write_sqlite(long, path: Path) -> None:
-    tmp = path.with_suffix(".sqlite.tmp")
-    tmp.unlink(missing_ok=True)
-    with sqlite3.connect(tmp) as conn:
-        # A fresh file nobody reads yet: no journal needed while it is built.
-        conn.execute("PRAGMA journal_mode = OFF")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute(_SQLITE_SCHEMA)
-        # Lets the calendar query (DISTINCT date) read an index instead of the table.
-        conn.execute("CREATE INDEX prices_date ON prices (date)")
-        conn.executemany(
-            f"INSERT INTO prices ({', '.join(LONG_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            long[list(LONG_COLUMNS)].itertuples(index=False, name=None),
-        )
-    conn.close()
-    tmp.replace(path)  # never leave a half-written file under the real name
-
-
-def _write_parquet(long, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = path.with_suffix(".parquet.tmp")
-    table = pa.Table.from_pandas(long, preserve_index=False)
-    # date32 and a dictionary-encoded ticker read back as numbers, without parsing
-    # or hashing 378,000 strings on every load.
-    table = table.set_column(0, "date", pa.array(long["date"].to_numpy(dtype="datetime64[D]")))
-    table = table.set_column(1, "ticker", table.column("ticker").dictionary_encode())
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-
-
-def _write_hdf5(panel: Panel, path: Path) -> None:
-    import h5py
-
-    tmp = path.with_suffix(".h5.tmp")
-    with h5py.File(tmp, "w") as f:
-        # Contiguous layout: chunked files made point reads 115x slower here (notes).
-        f.create_dataset("dates", data=np.array(panel.date_strings(), dtype="S10"))
-        f.create_dataset("tickers", data=np.array(panel.tickers, dtype=h5py.string_dtype()))
-        for name in FIELDS:
-            f.create_dataset(name, data=panel.field(name))
-    tmp.replace(path)
 
 
 class PriceStore(ABC):
@@ -438,7 +378,10 @@ def open_store(data_dir: str | Path, source: str) -> PriceStore:
     if source not in _STORES:
         raise UserError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     folder = resolve_data_dir(data_dir)
-    return _STORES[source](folder / FILE_NAMES[source])
+    path = folder / FILE_NAMES[source]
+    if path.is_file():
+        manifest.check_store(folder, source, path)
+    return _STORES[source](path)
 
 
 def describe(data_dir: str | Path, source: str | None = None) -> dict[str, object]:
@@ -451,6 +394,13 @@ def describe(data_dir: str | Path, source: str | None = None) -> dict[str, objec
             f"create them with `perfopt data generate --out {data_dir}`"
         )
     chosen = source or ("hdf5" if "hdf5" in present else present[0])
+    checked = manifest.verify(folder)
+    if checked["mismatched"]:
+        raise UserError(
+            f"{folder}: {', '.join(checked['mismatched'])} changed or went missing after the "
+            "folder was written (SHA-256 differs from manifest.json), so the stores may "
+            "disagree; write the folder again"
+        )
     store = open_store(folder, chosen)
     try:
         close = store.load("close")
@@ -470,4 +420,5 @@ def describe(data_dir: str | Path, source: str | None = None) -> dict[str, objec
         "last_date": str(dates[-1]) if len(dates) else None,
         "missing_bars": int(missing_per_ticker.sum()),
         "tickers_with_gaps": int((missing_per_ticker > 0).sum()),
+        "manifest": checked["state"],
     }

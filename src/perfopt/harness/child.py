@@ -32,7 +32,7 @@ from typing import Any
 
 def main(argv: list[str] | None = None) -> int:
     """Run one cell repeat as described in the module docstring; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m perfopt.harness.child")
+    parser = argparse.ArgumentParser(prog="python -m perfopt.harness.child", allow_abbrev=False)
     parser.add_argument("--ready-fd", type=int, required=True)
     args = parser.parse_args(argv)
     header = json.loads(sys.stdin.buffer.readline())

@@ -63,7 +63,10 @@ def run_matrix(
     results.repair_tail(results_path)
     done = results.finished_ids(results_path) if resume else set()
     todo = [c for c in chosen if c.cell_id not in done]
-    cache = cache_dir or Path(os.environ.get("PERFOPT_CACHE_DIR", "") or runs_root / "cache")
+    # Nothing outside the run folder when --out is given (cache/ inside it), else runs/cache.
+    cache = cache_dir or Path(
+        os.environ.get("PERFOPT_CACHE_DIR", "") or (runs_root if out is None else out) / "cache"
+    )
     pyspy = spec.pyspy
     if pyspy:
         usable, reason = pyspy_status()

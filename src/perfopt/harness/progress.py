@@ -7,6 +7,7 @@ import time
 from typing import Any, TextIO
 
 from perfopt.harness.cells import Cell
+from perfopt.urls import mask_secrets
 
 
 class Progress:
@@ -108,6 +109,7 @@ class ConsoleProgress(Progress):
         self._write(text)
 
     def _write(self, text: str) -> None:
+        text = mask_secrets(text)
         if self._bar is not None and not self._bar.disable:
             self._bar.write(text, file=self.stream)
         else:

@@ -102,8 +102,27 @@ def finished_ids(path: Path) -> set[str]:
     }
 
 
-def migrate(record: dict[str, Any], where: str) -> dict[str, Any]:
-    """Bring one line up to the current schema; refuse lines from a newer perfopt."""
+# Fields every cell line must hold, with their types (what the report and --resume read).
+_CELL_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "cell_id": str,
+    "workload": str,
+    "status": str,
+    "params": dict,
+    "timing": dict,
+    "attribution": (dict, type(None)),
+}
+
+
+def migrate(record: Any, where: str) -> dict[str, Any]:
+    """Bring one line up to the current schema; refuse lines from a newer perfopt.
+
+    A line of another shape (not an object, a cell without its id or status...) is a
+    UserError naming the line: it is not a perfopt results line, or a damaged one.
+    """
+    if not isinstance(record, dict):
+        raise UserError(
+            f"{where}: a JSON {type(record).__name__}, not an object; not a perfopt results line"
+        )
     version = record.get("schema")
     if not isinstance(version, int):
         raise UserError(f"{where}: no integer 'schema' field; not a perfopt results line")
@@ -113,10 +132,24 @@ def migrate(record: dict[str, Any], where: str) -> dict[str, Any]:
             f"(schema {SCHEMA}); upgrade perfopt to read it"
         )
     if version == 1:
+        _check_fields(record, {"cell_id": str, "workload": str}, where)
         record = _v1_to_v2(record)
+    kind = record.get("kind", "cell")
+    if kind == "cell":
+        _check_fields(record, _CELL_FIELDS, where)
     if record.get("schema") == 2:
         record = _v2_to_v3(record)
     return record
+
+
+def _check_fields(record: dict[str, Any], fields: dict[str, Any], where: str) -> None:
+    for key, kind in fields.items():
+        if not isinstance(record.get(key), kind):
+            shown = "missing" if key not in record else f"a {type(record[key]).__name__}"
+            raise UserError(
+                f"{where}: field {key!r} is {shown}; not a perfopt results line, or a damaged "
+                "one (remove the line, or rerun the matrix into a new --out)"
+            )
 
 
 def scaled_metrics(metrics: dict[str, Any], factor: float) -> dict[str, Any]:

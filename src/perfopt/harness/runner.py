@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfopt.harness import environment, results
+from perfopt.harness import environment, processes, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
@@ -268,7 +268,9 @@ def _run_repeat(
             env=env,
             pass_fds=(ready_w,),
             start_new_session=True,  # its own process group: a timeout kills all of it
+            preexec_fn=processes.cell_preexec(),
         )
+    processes.guard(proc)  # its tree dies with it, and with us (perfopt.harness.processes)
     os.close(ready_w)
     views: CellViews | None = None
     rep = _Repeat(status="failed", pid=proc.pid)
@@ -331,6 +333,7 @@ def _run_repeat(
         if proc.stdin is not None and not proc.stdin.closed:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        processes.release(proc)
         _tidy(cell_dir, workdir, result_path, (out_log, err_log), ctx.keep_workdirs)
 
 
@@ -355,8 +358,7 @@ def _wait_for(fd: int, word: bytes, timeout: float, proc: subprocess.Popen[bytes
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    processes.end_cell(proc)  # the group, and descendants that left it
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

@@ -184,7 +184,13 @@ def write_bars(
     paths = {}
     for symbol, frame in bars.items():
         path = bars_path(data_dir, symbol, freq)
-        frame.loc[:, list(BAR_COLUMNS)].to_parquet(path, index=False)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            frame.loc[:, list(BAR_COLUMNS)].to_parquet(tmp, index=False)
+            tmp.replace(path)  # an interrupted write leaves no half file under the name
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         paths[symbol] = path
     return paths
 

@@ -63,7 +63,7 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
             storage=storage,
             directions=list(task.directions),
             load_if_exists=True,
-            sampler=sampler_for(cfg, cfg.seed),
+            sampler=sampler_for(cfg, seed_for(cfg.run_seed, 0, 0)),
             pruner=make_pruner(cfg.pruner, task.n_steps),
         )
     except optuna.exceptions.StorageInternalError as exc:
@@ -89,7 +89,7 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
             "resume it with the same ones or pick a new --study-name"
         )
     # The in-process plans need this process's sampler to be the seeded one.
-    study.sampler = sampler_for(cfg, seed_for(cfg.seed, 0, len(study.trials)))
+    study.sampler = sampler_for(cfg, seed_for(cfg.run_seed, 0, len(study.trials)))
     return study
 
 
@@ -154,6 +154,9 @@ def run_task(
     optuna.logging.set_verbosity(
         optuna.logging.INFO if log.isEnabledFor(logging.INFO) else optuna.logging.ERROR
     )
+    # Optuna's lines go through our handlers, which mask secrets (perfopt.cli).
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
     try:
         study = _open_study(cfg, spec, task)
         first_number = len(study.trials)  # enqueued trials belong to this run
@@ -162,6 +165,8 @@ def run_task(
         summary = _run_study(cfg, spec, task, study, warnings, first_number)
     finally:
         optuna.logging.set_verbosity(previous_verbosity)
+        optuna.logging.disable_propagation()
+        optuna.logging.enable_default_handler()
     if keep_study is not None:
         keep_study.append(study)
     return summary

@@ -6,6 +6,7 @@ This module imports nothing heavy (no numpy, no optuna): worker processes unpick
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -85,7 +86,10 @@ class OptimizeConfig:
     n_tickers: int | None = None
     sampler: str = "tpe"
     pruner: str = "none"
-    seed: int = 0
+    # None: a fresh seed per run. The run's own seed and id are resolved by validated().
+    seed: int | None = None
+    run_id: str | None = None
+    run_seed: int | None = None
     cv: str = "walk-forward"
     cv_folds: int = 4
     embargo_months: int = 1
@@ -145,14 +149,18 @@ class OptimizeConfig:
             )
         if self.bt_workers < 1:
             raise UserError(f"--bt-workers must be at least 1, got {self.bt_workers}")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not (0 < self.timeout < math.inf):
             raise UserError(f"--timeout must be positive seconds, got {self.timeout}")
         if self.blas_threads is not None and self.blas_threads < 1:
             raise UserError(f"--blas-threads must be at least 1, got {self.blas_threads}")
         if self.n_tickers is not None and self.n_tickers < 2:
             raise UserError(f"--tickers must be at least 2 (a cross-section), got {self.n_tickers}")
-        if not self.study_name or "/" in self.study_name:
+        if not self.study_name.strip() or "/" in self.study_name:
             raise UserError(f"--study-name must be non-empty without '/', got {self.study_name!r}")
+        if self.seed is not None and self.seed < 0:
+            raise UserError(f"--seed must be >= 0, got {self.seed}")
+        if self.run_id is not None and not self.run_id.strip():
+            raise UserError("--run-id must not be empty; drop it for a generated one")
         self._check_search()
         self._check_executor()
         if self.cv_folds < 2:
@@ -161,6 +169,8 @@ class OptimizeConfig:
             raise UserError(f"--embargo-months must be >= 0, got {self.embargo_months}")
         if not 0 <= self.fee < 1:
             raise UserError(f"--fee must be in [0, 1), got {self.fee}")
+        if not math.isfinite(self.nan_penalty):
+            raise UserError(f"--nan-penalty must be a finite number, got {self.nan_penalty}")
         if self.heartbeat_interval < 0 or (
             self.heartbeat_interval and self.heartbeat_grace <= self.heartbeat_interval
         ):
@@ -178,7 +188,17 @@ class OptimizeConfig:
 
         check_start_method(self.start_method)
         n_jobs = physical_cores() if self.n_jobs == -1 else self.n_jobs
-        cfg = replace(self, n_jobs=n_jobs, data_dir=Path(self.data_dir).expanduser().resolve())
+        from perfopt.optimize.studies import new_run_id, run_seed
+
+        cfg = replace(
+            self,
+            n_jobs=n_jobs,
+            data_dir=Path(self.data_dir).expanduser().resolve(),
+            run_id=self.run_id or new_run_id(),
+            run_seed=self.run_seed
+            if self.run_seed is not None
+            else run_seed(self.seed, self.run_id),
+        )
         if cfg.mode == "hybrid" and not cfg.allow_oversubscribe:
             cores = physical_cores()
             if cfg.n_jobs * cfg.bt_workers > cores:
@@ -253,7 +273,9 @@ class OptimizeConfig:
             "sampler": self.sampler,
             "pruner": self.pruner,
             "cv": self.cv,
-            "seed": self.seed,
+            "seed": self.run_seed,
+            "seed_given": self.seed,
+            "run_id": self.run_id,
             "executor": self.executor,
             "dask_scheduler": self.dask_scheduler,
             "multi_objective": self.multi_objective,

@@ -167,7 +167,7 @@ def run_trial_task(payload: dict[str, Any]) -> dict[str, Any]:
     import optuna
 
     from perfopt.optimize.objective import NonFiniteValue
-    from perfopt.optimize.quota import QuotaObjective, SurplusTrial, TrialQuota
+    from perfopt.optimize.quota import QuotaObjective, SurplusTrial, TrialQuota, optimize_one
 
     start = time.perf_counter()
     started_at = time.time()
@@ -177,18 +177,18 @@ def run_trial_task(payload: dict[str, Any]) -> dict[str, Any]:
         _CACHE.clear()
         _CACHE.update(token=token, **_build(payload))
     study, objective = _CACHE["study"], _CACHE["objective"]
-    quota = TrialQuota(cfg.n_trials)
+    quota = TrialQuota(cfg.n_trials, cfg.run_id)
     result: dict[str, Any] = {"pid": os.getpid(), "host": _CACHE["host"], "number": None}
     if quota.status(study).next_step(quota.target) == "done":
         result["skipped"] = True
     else:
         finished: list[Any] = []
         loop_start = time.perf_counter()
-        study.optimize(
+        optimize_one(
+            study,
             QuotaObjective(objective, quota),
-            n_trials=1,
-            catch=(NonFiniteValue, SurplusTrial),
-            callbacks=[lambda s, t: finished.append(t)],
+            (NonFiniteValue, SurplusTrial),
+            [lambda s, t: finished.append(t)],
         )
         result["loop_s"] = time.perf_counter() - loop_start
         if finished:
@@ -229,7 +229,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
         study_name=cfg.study_name,
         storage=open_storage(payload["spec"], payload["heartbeat"]),
         # Worker identity, not submission order, seeds the sampler (tasks land anywhere).
-        sampler=sampler_for(cfg, seed_for(cfg.seed, os.getpid() + 7919 * len(host), 0)),
+        sampler=sampler_for(cfg, seed_for(cfg.run_seed, os.getpid() + 7919 * len(host), 0)),
         pruner=make_pruner(cfg.pruner, task.n_steps),
     )
     return {
@@ -298,7 +298,7 @@ def run_on_dask(
         "optuna_verbosity": optuna.logging.get_verbosity(),
     }
     result = PlanResult()
-    quota = TrialQuota(cfg.n_trials)
+    quota = TrialQuota(cfg.n_trials, cfg.run_id)
     tasks: list[dict[str, Any]] = []
     lost: list[dict[str, Any]] = []
     distributed_log = logging.getLogger("distributed")

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfopt.errors import PerfoptError
+from perfopt.errors import PerfoptError, ServiceError
 from perfopt.optimize import _bootstrap
 from perfopt.optimize.config import OptimizeConfig, Window
 from perfopt.optimize.storages import StorageSpec
@@ -101,7 +101,7 @@ def run_in_process(
 
     result = PlanResult()
     pool = None
-    quota = TrialQuota(cfg.n_trials)
+    quota = TrialQuota(cfg.n_trials, cfg.run_id)
     # Capped only while the plan runs: the caller's process gets its pools back.
     with _bootstrap.scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
         try:
@@ -219,6 +219,8 @@ def run_trial_processes(
                     continue
                 if proc.exitcode > 0:
                     _terminate_all(procs)
+                    if report.get("service_error"):
+                        raise ServiceError(report["service_error"])
                     raise PerfoptError(
                         f"trial worker {index} (pid {proc.pid}) failed: "
                         f"{mask_url(report.get('error', 'exit status ' + str(proc.exitcode)))}\n"

@@ -72,10 +72,15 @@ def _pending_or_counted(trial: Any) -> bool:
 
 
 class TrialQuota:
-    """Reads the study to decide whether one more trial may run (see module docstring)."""
+    """Reads the study to decide whether one more trial may run (see module docstring).
 
-    def __init__(self, target: int) -> None:
+    `run_id`, when given, is stored on every trial this quota checks (the trial's first
+    write), so the run can count its own trials in a shared study.
+    """
+
+    def __init__(self, target: int, run_id: str | None = None) -> None:
         self.target = int(target)
+        self.run_id = run_id
 
     def status(self, study: Any) -> QuotaStatus:
         """Counted, running and waiting trials of the study now."""
@@ -103,6 +108,8 @@ class TrialQuota:
 
     def check_trial(self, study: Any, trial: Any) -> None:
         """Raise SurplusTrial (after marking the trial) when it would exceed the target."""
+        if self.run_id is not None:
+            trial.set_user_attr("run_id", self.run_id)
         rank = self.rank(study, trial.number)
         if rank >= self.target:
             trial.set_user_attr("surplus", f"rank {rank} >= --n-trials {self.target}")
@@ -119,6 +126,42 @@ class QuotaObjective:
     def __call__(self, trial: Any) -> Any:
         self.quota.check_trial(trial.study, trial)
         return self.objective(trial)
+
+
+def optimize_one(
+    study: Any,
+    objective: Callable[[Any], Any],
+    catch: tuple[type[BaseException], ...],
+    callbacks: list[Callable[[Any, Any], None]],
+) -> bool:
+    """Run one trial with study.optimize; False when another process finished it first.
+
+    The heartbeat (or a supervisor) fails a trial whose worker looks dead; a worker that
+    was only slow then finds its trial FAIL when it reports, and Optuna refuses to tell
+    it ("Cannot tell a FAIL trial"). The trial's outcome is already settled (failed and
+    retried), so this worker drops its result and goes on instead of dying.
+    """
+    try:
+        study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+    except (ValueError, AssertionError) as exc:
+        # Optuna 5 raises the ValueError, or (when the objective had returned) an
+        # AssertionError in its clean-up with the ValueError as its context.
+        refused = _cannot_tell(exc)
+        if refused is None:
+            raise
+        log.warning("a trial was settled by another process while it ran: %s", refused)
+        return False
+    return True
+
+
+def _cannot_tell(exc: BaseException) -> BaseException | None:
+    """Optuna's "Cannot tell a FAIL trial" in the exception or its context, else None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError) and str(seen).startswith("Cannot tell a "):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def _heartbeat_on(study: Any) -> bool:
@@ -204,5 +247,6 @@ def run_until_quota(
         last_seen = None
         if reserve is not None and not reserve():
             break  # this run's other workers hold the remaining places
-        study.optimize(wrapped, n_trials=1, catch=(SurplusTrial, *catch), callbacks=[after])
+        if not optimize_one(study, wrapped, (SurplusTrial, *catch), [after]) and release:
+            release()  # the trial was failed elsewhere: it does not count
     return stats

@@ -6,23 +6,39 @@ ending in .log/.journal: Optuna's JournalFileBackend) and PostgreSQL
 (`postgresql://` or `postgresql+psycopg://`). Every URL that is printed, saved or put in
 an error message goes through `perfopt.urls.mask_url`.
 
+Many runs may open one storage at the same moment. Opening an RDB storage creates its
+tables when they are missing, which is not safe to race: on SQLite it runs under an
+exclusive lock on the database's folder (flock: concurrent openers wait their turn), and
+on any RDB storage a "table already exists" / unique-violation error of a concurrent
+creator is retried with backoff (the second try finds the tables). Creating the study
+is Optuna's create-or-load (`load_if_exists`).
+
+A dropped PostgreSQL connection (server restart, `pg_terminate_backend`, a network
+blip): SQLAlchemy checks a pooled connection before use (`pool_pre_ping`), TCP
+keepalives notice a dead peer, and a call that still fails on a lost connection is
+retried with backoff (about 21 s in all: the failed transaction was rolled back, so
+trying again is safe) before the run stops with one line (`ServiceError`). A trial
+that was running when its worker gave up is failed and retried by the heartbeat.
+
 Importing this module imports no optuna; `open_storage` does (in the process that uses
 the storage: each worker builds its own from the picklable `StorageSpec`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import random
 import sqlite3
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfopt.errors import UserError
+from perfopt.errors import ServiceError, UserError
 from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
@@ -30,6 +46,35 @@ log = logging.getLogger(__name__)
 KINDS = ("memory", "sqlite", "journal", "postgresql")
 SQLITE_BUSY_TIMEOUT_S = 30
 _LOCK_RETRIES = 12
+_CREATE_RETRIES = 8
+# Delays between tries on a lost connection: 0.1 s doubling to 5 s, about 21 s in all.
+_RECONNECT_DELAYS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0)
+_DISCONNECT_TEXTS = (
+    "terminating connection",
+    "server closed the connection",
+    "connection is closed",
+    "connection already closed",
+    "could not connect",
+    "connection refused",
+    "connection timed out",
+    "consuming input failed",
+    "ssl connection has been closed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "is not currently accepting connections",
+)
+_RACE_TEXTS = ("already exists", "duplicate key", "unique constraint failed", "uniqueviolation")
+# Engine options for PostgreSQL: test pooled connections before use, find dead peers.
+_PG_ENGINE_KWARGS = {
+    "pool_pre_ping": True,
+    "connect_args": {
+        "connect_timeout": 10,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -136,11 +181,33 @@ def check_storage(spec: StorageSpec, processes: int) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and not os.access(path, os.W_OK):
             raise UserError(f"journal storage {path} is not writable")
+        _check_journal(path)
     if spec.kind == "postgresql":
         _check_postgres(spec)
     for text in warnings:
         log.warning(text)
     return warnings
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse an existing file that is not an Optuna journal (its first line says so)."""
+    import json
+
+    if path.is_dir():
+        raise UserError(f"journal storage {path} is a folder; name a file (e.g. studies/s.log)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 16)
+    try:
+        record = json.loads(first)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or "op_code" not in record:
+        raise UserError(
+            f"{path} exists and is not an Optuna journal (its first line is no journal "
+            "record); name a new file or an existing journal for --storage"
+        )
 
 
 def _check_postgres(spec: StorageSpec) -> None:
@@ -175,23 +242,81 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "database is locked" in text or "database table is locked" in text
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    """Whether the error is a lost or refused database connection (not a bad query)."""
+    for err in _chain(exc):
+        if getattr(err, "connection_invalidated", False):
+            return True
+        text = str(err).lower()
+        if any(t in text for t in _DISCONNECT_TEXTS):
+            return True
+    return False
+
+
+def _is_creation_race(exc: BaseException) -> bool:
+    """Whether the error is another process creating the same tables or rows first."""
+    return any(any(t in str(err).lower() for t in _RACE_TEXTS) for err in _chain(exc))
+
+
 def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         import optuna
 
-        for attempt in range(_LOCK_RETRIES):
+        lock_tries = reconnects = 0
+        started = time.monotonic()
+        while True:
             try:
                 return method(self, *args, **kwargs)
-            except optuna.exceptions.StorageInternalError as exc:
-                # A lock error rolled the transaction back, so trying again is safe.
-                if not _is_lock_error(exc) or attempt == _LOCK_RETRIES - 1:
+            except Exception as exc:
+                # A lock error or a lost connection rolled the transaction back, so
+                # trying again is safe.
+                locked = isinstance(exc, optuna.exceptions.StorageInternalError) and _is_lock_error(
+                    exc
+                )
+                if locked and lock_tries < _LOCK_RETRIES - 1:
+                    log.warning(
+                        "SQLite storage locked in %s; retry %d", method.__name__, lock_tries + 1
+                    )
+                    time.sleep(min(1.0, 0.05 * 2**lock_tries))
+                    lock_tries += 1
+                    continue
+                if not _is_disconnect(exc):
                     raise
-                log.warning("SQLite storage locked in %s; retry %d", method.__name__, attempt + 1)
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise AssertionError("unreachable")
+                if reconnects == len(_RECONNECT_DELAYS):
+                    if method.__name__ == "record_heartbeat":
+                        log.warning("heartbeat not recorded: storage connection lost")
+                        return None  # the heartbeat thread must not die with a traceback
+                    raise ServiceError(
+                        f"storage {mask_url(str(self.url))}: connection lost and not back "
+                        f"after {reconnects} retries over {time.monotonic() - started:.0f} s "
+                        f"({_reason(exc)}); check the server, then rerun the same command "
+                        "to resume the study"
+                    ) from None
+                log.warning(
+                    "storage connection lost in %s (%s); retry %d in %.1f s",
+                    method.__name__, _reason(exc), reconnects + 1, _RECONNECT_DELAYS[reconnects],
+                )  # fmt: skip
+                time.sleep(_RECONNECT_DELAYS[reconnects])
+                reconnects += 1
 
     wrapper.__name__ = method.__name__
     return wrapper
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost error's first line, masked."""
+    inner = _chain(exc)[-1]
+    lines = str(inner).strip().splitlines()
+    return mask_url(lines[0] if lines else type(inner).__name__)
 
 
 _RETRIED_METHODS = (
@@ -224,27 +349,53 @@ def _retrying_rdb_class() -> type:
     from optuna.storages import RDBStorage
 
     namespace = {name: _retrying(getattr(RDBStorage, name)) for name in _RETRIED_METHODS}
-    namespace["__doc__"] = "RDBStorage that retries a call failed by 'database is locked'."
+    namespace["__doc__"] = (
+        "RDBStorage that retries a call failed by 'database is locked' or a lost connection."
+    )
     return type("RetryingRDBStorage", (RDBStorage,), namespace)
 
 
 def retry_callback() -> Any:
-    """Optuna's callback that re-enqueues a stale trial once with the same parameters."""
-    import optuna
+    """The callback that re-enqueues a stale trial once with the same parameters."""
+    from perfopt.optimize.studies import retry_lost_trial
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+    return retry_lost_trial
 
 
 def open_storage(spec: StorageSpec, heartbeat: tuple[int, int] | None = None) -> Any:
     """Build the Optuna storage in this process; heartbeat = (interval_s, grace_s) or None."""
+    import warnings
+
     import optuna
 
     with warnings.catch_warnings():
         # Heartbeat arguments are "experimental" in Optuna 5.0; the warning helps nobody here.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return _open_storage(spec, heartbeat)
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on a folder (waits for other holders; leaves no file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _create_rdb(make: Callable[[], Any]) -> Any:
+    """Build an RDB storage, retrying when a concurrent process creates the tables first."""
+    for attempt in range(_CREATE_RETRIES):
+        try:
+            return make()
+        except Exception as exc:  # SQLAlchemy raises many types
+            if not _is_creation_race(exc) or attempt == _CREATE_RETRIES - 1:
+                raise
+            log.info("another process is creating the storage's tables; retry %d", attempt + 1)
+            time.sleep(0.05 * 2**attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
 
 
 def _open_storage(spec: StorageSpec, heartbeat: tuple[int, int] | None) -> Any:
@@ -264,13 +415,18 @@ def _open_storage(spec: StorageSpec, heartbeat: tuple[int, int] | None) -> Any:
             # The dead worker's trial is retried once with the same parameters.
             "heartbeat_stale_trial_callback": retry_callback(),
         }
+    cls = _retrying_rdb_class()
     if spec.kind == "sqlite":
-        cls = _retrying_rdb_class()
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
-        return cls(spec.url, engine_kwargs=engine_kwargs, **hb)
+        folder = Path(spec.url[len("sqlite:///") :]).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(folder):
+            return _create_rdb(lambda: cls(spec.url, engine_kwargs=engine_kwargs, **hb))
     try:
-        return optuna.storages.RDBStorage(spec.url, engine_kwargs={"pool_pre_ping": True}, **hb)
+        return _create_rdb(lambda: cls(spec.url, engine_kwargs=_pg_engine_kwargs(), **hb))
     except Exception as exc:  # SQLAlchemy raises many types; the URL must stay masked
-        raise UserError(
-            f"cannot open PostgreSQL storage {spec.masked}: {mask_url(str(exc))}"
-        ) from None
+        raise UserError(f"cannot open PostgreSQL storage {spec.masked}: {_reason(exc)}") from None
+
+
+def _pg_engine_kwargs() -> dict[str, Any]:
+    return {**_PG_ENGINE_KWARGS, "connect_args": dict(_PG_ENGINE_KWARGS["connect_args"])}

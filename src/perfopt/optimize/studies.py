@@ -9,13 +9,25 @@ trial is retried once with the same parameters. Surplus trials (see
 
 Objectives record `worker_pid` and `worker_host` on every trial: pid liveness means
 something only on the host that ran the worker (Dask workers and independent runs may
-sit on other machines), so the stale-trial sweep looks at this host's trials only.
+sit on other machines), so the stale-trial sweep looks at this host's trials only. A
+retry of a lost trial copies its parameters but not these attributes (nor `run_id`):
+until its new worker marks it, nobody may take it for the dead worker's.
+
+Runs and seeds: every run has a run id (`--run-id`, else host-pid-random), stored as the
+`run_id` attribute of each trial it starts, so a run counts its own trials in a shared
+study. Its sampler seed (`run_seed`): without `--seed`, 63 random bits drawn per run,
+so runs started together never share a random stream; with `--seed S` alone, S itself
+(a lone run repeats exactly); with `--seed S --run-id ID`, a hash of both (concurrent
+runs with the same S and their own ids differ, each repeatable). Each worker's sampler
+is seeded from the run seed, its worker index and the study's trial count at start.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -34,6 +46,25 @@ def mark_worker(trial: Any) -> None:
 def _on_this_host(trial: Any) -> bool:
     # Trials written before the host attribute existed were local.
     return trial.user_attrs.get("worker_host", HOST) == HOST
+
+
+# Attributes that name who ran a trial: a retry of the trial must not inherit them.
+WORKER_ATTRS = ("worker_pid", "worker_host", "run_id", "timers")
+
+
+def new_run_id() -> str:
+    """A run id unique across hosts and processes: host-pid-random."""
+    return f"{HOST}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def run_seed(seed: int | None, run_id: str | None) -> int:
+    """The run's sampler seed from --seed and --run-id (the rule in the module docstring)."""
+    if seed is None:
+        return secrets.randbits(63)
+    if run_id is None:
+        return int(seed)
+    digest = hashlib.sha256(f"{int(seed)}:{run_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def seed_for(seed: int, worker_index: int, n_existing: int) -> int:
@@ -92,6 +123,24 @@ def make_pruner(name: str, n_windows: int) -> Any:
     raise ValueError(name)
 
 
+def duplicate_params(trials: Iterable[Any]) -> set[int]:
+    """Numbers of counted trials whose parameter set an earlier counted trial evaluated.
+
+    Retries of lost trials repeat parameters on purpose, but the lost trial does not
+    count, so they are not duplicates here.
+    """
+    seen: set[tuple[tuple[str, Any], ...]] = set()
+    dupes: set[int] = set()
+    for t in sorted(trials, key=lambda t: t.number):
+        if not t.params or not counts_toward_target(t):
+            continue
+        key = tuple(sorted(t.params.items()))
+        if key in seen:
+            dupes.add(t.number)
+        seen.add(key)
+    return dupes
+
+
 def counts_toward_target(trial: Any) -> bool:
     """Whether a finished trial counts toward --n-trials (see the module docstring)."""
     from optuna.trial import TrialState
@@ -127,12 +176,38 @@ def running_trials_of(study: Any, pids: Iterable[int]) -> list[Any]:
     ]
 
 
+def retry_lost_trial(study: Any, trial: Any, max_retry: int = 1) -> None:
+    """Enqueue a lost trial again with its parameters (a heartbeat stale-trial callback).
+
+    Optuna's RetryHeartbeatStaleTrialCallback copies every user attribute, the dead
+    worker's pid included: a live worker picking the retry up would then look dead to
+    the stale-trial sweep until it marks the trial, and the sweep would fail a trial
+    that is running (which later ends in "Cannot tell a FAIL trial"). This one keeps
+    Optuna's `failed_trial` / `retry_history` system attributes and drops WORKER_ATTRS.
+    """
+    import optuna
+
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    if len(history) > max_retry:
+        return
+    system_attrs = {**trial.system_attrs, "retry_history": history}
+    system_attrs.setdefault("failed_trial", trial.number)
+    user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in WORKER_ATTRS}
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            user_attrs=user_attrs,
+            system_attrs=system_attrs,
+        )
+    )
+
+
 def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
     """Mark trials FAIL (if still running); enqueue a retry of each when asked."""
     import optuna
     from optuna.trial import TrialState
-
-    from perfopt.optimize.storages import retry_callback
 
     failed = []
     storage = study._storage
@@ -143,7 +218,7 @@ def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # the heartbeat of another worker got there first
         if retry:
-            retry_callback()(study, storage.get_trial(trial._trial_id))
+            retry_lost_trial(study, storage.get_trial(trial._trial_id))
     return failed
 
 

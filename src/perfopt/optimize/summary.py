@@ -1,7 +1,9 @@
 """End-of-run summary: counts, throughput, trial-time percentiles, IO ratio, overheads.
 
-Built from the trials this run created (numbers from `first_number` on) and the plan's
-worker reports. `storage_s_per_trial` is Optuna's time per trial outside the objective's
+Built from the trials this run started (those whose `run_id` attribute is this run's:
+other runs sharing the study have their own) and the plan's worker reports, beside
+the study's totals: counted trials, and counted trials that repeated the parameters of
+an earlier one (`duplicate_params`, for the study and for this run). `storage_s_per_trial` is Optuna's time per trial outside the objective's
 own work: the summed optimize-loop time of every worker minus the summed trial `total`
 timers, divided by the trials run. It holds storage reads and writes and the sampler's
 suggestion time (the in-memory storage run gives that sampler-only floor).
@@ -44,9 +46,11 @@ def summarize(
     """
     from optuna.trial import TrialState
 
-    from perfopt.optimize.studies import counted_trials, counts_toward_target
+    from perfopt.optimize.studies import counted_trials, counts_toward_target, duplicate_params
 
-    trials = [t for t in study.get_trials(deepcopy=False) if t.number >= first_number]
+    everything = study.get_trials(deepcopy=False)
+    trials = [t for t in everything if t.user_attrs.get("run_id") == cfg.run_id]
+    dupes = duplicate_params(everything)
     finished = [t for t in trials if t.state.is_finished()]
     counts = {
         "complete": sum(t.state == TrialState.COMPLETE for t in trials),
@@ -80,6 +84,7 @@ def summarize(
             thread_pools[pid] = info.get("thread_pools")
     return {
         "study": cfg.study_name,
+        "run_id": cfg.run_id,
         "task": task.label if task is not None else None,
         "directions": [d.name.lower() for d in study.directions],
         "storage": spec.describe(),
@@ -87,6 +92,10 @@ def summarize(
         "n_trials": cfg.n_trials,
         "first_number": first_number,
         "study_counted_trials": counted_trials(study),
+        "duplicate_params": {
+            "study": len(dupes),
+            "this_run": sum(t.number in dupes for t in trials),
+        },
         "trials": counts,
         "wall_s": wall_s,
         "trials_per_s": counted_run / wall_s if wall_s > 0 else math.nan,
@@ -151,6 +160,17 @@ def _fmt(x: float | None, unit: str = "s") -> str:
     return f"{x:.3g}"
 
 
+def _dupes_text(dupes: dict[str, int] | None) -> str:
+    if dupes is None:  # a summary written before duplicates were counted
+        return ""
+    if not dupes["study"]:
+        return "; no duplicated parameter sets"
+    return (
+        f"; {dupes['study']} trial(s) repeated an earlier parameter set "
+        f"({dupes['this_run']} of this run)"
+    )
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """Human-readable lines of a summary."""
     c = summary["trials"]
@@ -159,7 +179,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"study {summary['study']} on {summary['storage']['kind']} {summary['storage']['url']}",
         f"plan: {plan['mode']} n_jobs={plan['n_jobs']} bt_workers={plan['bt_workers']} "
         f"start={plan['start_method']} blas_threads={plan['blas_threads']} access={plan['access']} "
-        f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']} seed={plan['seed']}"
+        f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']}"
         + (f" executor=dask at {plan['dask_scheduler']}" if plan.get("executor") == "dask" else ""),
         f"trials this run: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed"
         + (f", {c['lost']} lost to dead workers" if c["lost"] else "")
@@ -169,7 +189,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             if c.get("surplus")
             else ""
         )
-        + f"; study total {summary['study_counted_trials']}/{summary['n_trials']}",
+        + f"; study total {summary['study_counted_trials']}/{summary['n_trials']}"
+        + _dupes_text(summary.get("duplicate_params")),
+        f"run {summary.get('run_id')}: seed {plan['seed']}"
+        + (" (drawn for this run)" if plan.get("seed_given") is None else ""),
         f"wall {_fmt(summary['wall_s'])}, {summary['trials_per_s']:.3g} trials/s; trial time "
         f"mean {_fmt(summary['trial_s']['mean'])}, p50 {_fmt(summary['trial_s']['p50'])}, "
         f"p90 {_fmt(summary['trial_s']['p90'])}",

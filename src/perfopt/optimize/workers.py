@@ -144,7 +144,7 @@ def trial_worker_main(args: WorkerArgs) -> None:
         study = optuna.load_study(
             study_name=cfg.study_name,
             storage=storage,
-            sampler=sampler_for(cfg, seed_for(cfg.seed, args.index, args.n_existing)),
+            sampler=sampler_for(cfg, seed_for(cfg.run_seed, args.index, args.n_existing)),
             pruner=make_pruner(cfg.pruner, task.n_steps),
         )
         report.update(
@@ -159,7 +159,7 @@ def trial_worker_main(args: WorkerArgs) -> None:
             report["quota"] = run_until_quota(
                 study,
                 objective,
-                TrialQuota(cfg.n_trials),
+                TrialQuota(cfg.n_trials, cfg.run_id),
                 catch=(NonFiniteValue,),
                 deadline=args.deadline,
                 should_stop=STOP.is_set,
@@ -173,6 +173,10 @@ def trial_worker_main(args: WorkerArgs) -> None:
         report["loop_s"] = time.perf_counter() - loop_start
         write_report(args.report_dir, args.index, report)
     except Exception as exc:
+        from perfopt.errors import ServiceError
+
+        if isinstance(exc, ServiceError):
+            report["service_error"] = str(exc)  # one line for the user, no traceback
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc()
         write_report(args.report_dir, args.index, report)

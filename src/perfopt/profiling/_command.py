@@ -23,6 +23,7 @@ from perfopt.profiling._pyspy import PySpyRecorder, native_status, pyspy_availab
 from perfopt.profiling._sampler import ProcessTreeSampler
 from perfopt.profiling._threads import oversubscription
 from perfopt.profiling._verdict import verdict
+from perfopt.urls import mask_file, mask_tree
 
 logger = logging.getLogger(__name__)
 
@@ -215,23 +216,28 @@ def profile_command(
         "raw_path": None,
     }
     profile_path = out_dir / "profile.json"
-    result = {
-        "command": argv,
-        "exit_code": parts["exit_code"],
-        "timed_out": parts["timed_out"],
-        "wall_s": parts["wall_s"],
-        "psutil": parts["psutil"],
-        "pyspy": pyspy_view,
-        "oversubscription": oversubscription(parts["psutil"]),
-        "verdict": verdict(
-            parts["psutil"],
-            pyspy_view,
-            exit_code=parts["exit_code"],
-            timed_out=parts["timed_out"],
-        ),
-        "overhead": views_overhead(parts["target_cpu_s"], parts["psutil"], pyspy_view),
-        "profile_path": str(profile_path),
-    }
+    if pyspy_view.get("raw_path"):
+        mask_file(pyspy_view["raw_path"])  # its process lines hold the command line
+    # No secret of the command line (URL passwords, --password X) in any output.
+    result = mask_tree(
+        {
+            "command": argv,
+            "exit_code": parts["exit_code"],
+            "timed_out": parts["timed_out"],
+            "wall_s": parts["wall_s"],
+            "psutil": parts["psutil"],
+            "pyspy": pyspy_view,
+            "oversubscription": oversubscription(parts["psutil"]),
+            "verdict": verdict(
+                parts["psutil"],
+                pyspy_view,
+                exit_code=parts["exit_code"],
+                timed_out=parts["timed_out"],
+            ),
+            "overhead": views_overhead(parts["target_cpu_s"], parts["psutil"], pyspy_view),
+            "profile_path": str(profile_path),
+        }
+    )
     profile_path.write_text(json.dumps(result, indent=2) + "\n")
     return result
 

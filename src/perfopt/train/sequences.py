@@ -100,6 +100,7 @@ def write_sequences(
     horizon: int = 1,
     seed: int = 0,
     chunked: bool = False,
+    max_bytes: int | None = None,
 ) -> Path:
     """Write a synthetic multi-timeframe sequence dataset to an HDF5 file.
 
@@ -110,9 +111,12 @@ def write_sequences(
         seed: generator seed; equal arguments give byte-identical datasets.
         chunked: store `features` with one-sample HDF5 chunks instead of contiguously
             (h5py's automatic chunking was measured 115x slower for per-sample reads).
-    """
-    import h5py
+        max_bytes: refuse (UserError) a dataset larger than this; the free space of the
+            target folder is checked as well, before anything is written.
 
+    The file is written under a temporary name and renamed into place; a failure or an
+    interrupt removes the temporary file.
+    """
     for name, value in (
         ("samples", samples),
         ("seq-len", seq_len),
@@ -122,10 +126,52 @@ def write_sequences(
         if int(value) < 1:
             raise UserError(f"--{name} must be at least 1 (got {value})")
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder; name the HDF5 file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _check_size(path, 4 * samples * (seq_len * features + horizon), max_bytes)
     rng = np.random.default_rng(seed)
     mixing = rng.normal(0.0, 1.0, size=(4, features))
     tmp = path.with_name(path.name + ".tmp")
+    try:
+        _write(tmp, rng, mixing, samples, seq_len, features, horizon, seed, chunked)
+        tmp.replace(path)  # never leave a half-written file under the final name
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_size(path: Path, size: int, max_bytes: int | None) -> None:
+    """Refuse a dataset above max_bytes or above the free space of its folder."""
+    import shutil
+
+    if max_bytes is not None and size > max_bytes:
+        raise UserError(
+            f"{path} would be {size / 1e9:.2f} GB, above the {max_bytes / 1e9:.2f} GB limit; "
+            "lower --samples/--seq-len/--features or raise --max-size-gb"
+        )
+    free = shutil.disk_usage(path.parent).free
+    if size > 0.95 * free:
+        raise UserError(
+            f"{path} would be {size / 1e9:.2f} GB but {path.parent} has {free / 1e9:.2f} GB "
+            "free; make room or write elsewhere"
+        )
+
+
+def _write(
+    tmp: Path,
+    rng: np.random.Generator,
+    mixing: np.ndarray,
+    samples: int,
+    seq_len: int,
+    features: int,
+    horizon: int,
+    seed: int,
+    chunked: bool,
+) -> None:
+    import h5py
+
     with h5py.File(tmp, "w") as f:
         chunks = (1, seq_len, features) if chunked else None
         dfeat = f.create_dataset(
@@ -143,8 +189,6 @@ def write_sequences(
         )
         f.attrs["seed"] = seed
         f.attrs["generator"] = "perfopt.train.sequences v1"
-    tmp.replace(path)  # never leave a half-written file under the final name
-    return path
 
 
 def validate_sequences(path: Path) -> SequenceInfo:
