@@ -3,8 +3,7 @@
 Tickers are independent sleeves, so each worker backtests a contiguous slice of the
 universe on the parent's calendar, with the parent's sleeve size (capital divided by
 the whole universe, not by the slice). The merge sums equity by date, concatenates
-trades in ticker order and recomputes metrics from the merged curve
-(specs/backtest.md, "Sharding").
+trades in ticker order and recomputes metrics from the merged curve.
 """
 
 from __future__ import annotations
@@ -106,7 +105,8 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     # The per-stage figures of a sharded run are the slowest worker's: that is the one
     # the parent waits for.
     for name in ("load", "signals", "simulate"):
-        stages[name] = max(p["stages"].get(name, 0.0) for p in parts)
+        if any(name in p["stages"] for p in parts):  # a fused engine has no "signals"
+            stages[name] = max(p["stages"].get(name, 0.0) for p in parts)
     # What sharding costs before any work: process start and, under spawn/forkserver,
     # the numba cache load in every worker.
     stages["worker_start"] = max(p["started_at"] - submitted for p in parts)
