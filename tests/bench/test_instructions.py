@@ -9,11 +9,14 @@ import pytest
 
 from perfopt.backtest.c_loop import find_compiler
 from perfopt.backtest.instructions import (
+    LOOSE,
     SHIM,
+    STRICT,
     CountUnavailable,
     callgrind_missing,
     compare,
     count_kernels,
+    margin,
     parse_dumps,
     target,
 )
@@ -67,7 +70,14 @@ def test_compare_fails_the_fused_kernel_only_above_the_margin():
     now = {"target": target(), "counts": {"fused 500x756": 130, "two-kernel 500x756": 999}}
     assert compare(now, baseline(100), 1.25) != []
     assert compare(now, baseline(110), 1.25) == []  # 1.18x: inside the margin
-    assert "1.30x" in compare(now, baseline(100), 1.25)[0]
+    assert "1.300x" in compare(now, baseline(100), 1.25)[0]
+
+
+def test_margin_is_strict_with_the_baselines_toolchain_only():
+    here = {"numba": "1.0", "llvmlite": "2.0"}
+    assert margin(here, {"numba": "1.0", "llvmlite": "2.0"})[0] == STRICT
+    fail_above, why = margin(here, {"numba": "0.9", "llvmlite": "2.0"})
+    assert fail_above == LOOSE and "refresh the baseline" in why
 
 
 def test_compare_refuses_a_baseline_of_another_target():

@@ -130,7 +130,8 @@ int64_t perfopt_backtest_fused(const double *close, int64_t n_dates, int64_t n_t
            *shares = calloc(n_tickers, sizeof(double)), *last = malloc(n_tickers * sizeof(double)),
            *value = calloc(BLOCK * n_tickers, sizeof(double));
     int64_t *count = calloc(n_tickers, sizeof(int64_t)), *open = malloc(n_tickers * sizeof(int64_t)),
-            *defined = calloc(n_tickers, sizeof(int64_t)), *event = calloc(n_tickers, sizeof(int64_t));
+            *defined = calloc(n_tickers, sizeof(int64_t)),
+            *event = calloc((n_tickers + 7) / 8 * 8, sizeof(int64_t)); /* whole groups of 8 */
     int64_t n = 0;
     if (!prev || !ag || !al || !cash || !shares || !last || !value || !count || !open || !defined ||
         !event) {
@@ -183,37 +184,44 @@ int64_t perfopt_backtest_fused(const double *close, int64_t n_dates, int64_t n_t
         }
         for (int64_t j = 0; j < n_tickers; j++) /* separate: a counter stops gcc vectorizing */
             n_events += event[j];
-        for (int64_t j = 0; n_events > 0; j++) { /* the sleeves that act */
-            if (!event[j])
+        for (int64_t w = 0; n_events > 0; w += 8) { /* the sleeves that act, 8 flags a test */
+            int64_t any = 0;
+            for (int64_t i = 0; i < 8; i++)
+                any |= event[w + i];
+            if (!any)
                 continue;
-            n_events--;
-            double c = row[j], s = shares[j];
-            if (s == 0.0) {
-                if (n == tr->capacity) {
-                    n = -1;
-                    goto done;
+            for (int64_t j = w; j < w + 8; j++) {
+                if (!event[j])
+                    continue;
+                n_events--;
+                double c = row[j], s = shares[j];
+                if (s == 0.0) {
+                    if (n == tr->capacity) {
+                        n = -1;
+                        goto done;
+                    }
+                    double cost = cash[j];
+                    s = cost / (c * buy_k);
+                    shares[j] = s;
+                    cash[j] = 0.0;
+                    tr->col[n] = j;
+                    tr->entry[n] = t;
+                    tr->entry_px[n] = c;
+                    tr->exit_row[n] = -1;
+                    tr->exit_px[n] = NAN;
+                    tr->shares[n] = s;
+                    tr->cost[n] = cost;
+                    open[j] = n++;
+                    value[b * n_tickers + j] = 0.0 + s * last[j];
+                } else {
+                    double proceeds = s * c * sell_k;
+                    cash[j] = proceeds;
+                    shares[j] = 0.0;
+                    tr->exit_row[open[j]] = t;
+                    tr->exit_px[open[j]] = c;
+                    open[j] = -1;
+                    value[b * n_tickers + j] = proceeds;
                 }
-                double cost = cash[j];
-                s = cost / (c * buy_k);
-                shares[j] = s;
-                cash[j] = 0.0;
-                tr->col[n] = j;
-                tr->entry[n] = t;
-                tr->entry_px[n] = c;
-                tr->exit_row[n] = -1;
-                tr->exit_px[n] = NAN;
-                tr->shares[n] = s;
-                tr->cost[n] = cost;
-                open[j] = n++;
-                value[b * n_tickers + j] = 0.0 + s * last[j];
-            } else {
-                double proceeds = s * c * sell_k;
-                cash[j] = proceeds;
-                shares[j] = 0.0;
-                tr->exit_row[open[j]] = t;
-                tr->exit_px[open[j]] = c;
-                open[j] = -1;
-                value[b * n_tickers + j] = proceeds;
             }
         }
         if (b == BLOCK - 1 || t == n_dates - 1) { /* BLOCK dates summed side by side */

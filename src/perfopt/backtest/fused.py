@@ -7,7 +7,8 @@ overlap them. What the arrangement buys, and why it keeps every result:
 - Per date, one branch-free loop over the tickers updates the Wilder averages and one
   computes the RSI, the entry/exit test and each sleeve's value. Both have no control
   flow, so LLVM vectorizes them (the four divisions per bar are the floor). A sleeve
-  acts (buys or sells) on a few tickers a date; a scalar loop visits only those.
+  acts (buys or sells) on a few tickers a date; a scalar loop visits only those, testing
+  the entry/exit flags eight at a time.
 - The portfolio equity of a date is a sum over tickers in ticker order, a chain of
   dependent additions that cannot be reordered without changing bits. The chains of
   different dates are independent, so BLOCK dates are summed side by side, each in its
@@ -44,6 +45,7 @@ def _run_dates(
     buy_k = 1.0 + fee
     sell_k = 1.0 - fee
     totals = np.zeros(BLOCK)
+    words = event.view(np.uint64)  # event is padded to whole 8-byte words
     while t < n_dates:
         if capacity - n < n_tickers:
             return t, n
@@ -92,38 +94,41 @@ def _run_dates(
             n_events += act
             held = cj + s * last[j]
             value[b, j] = cj if flat else held
-        # 3. The few sleeves that act this date, in ticker order.
-        j = 0
+        # 3. The few sleeves that act this date, in ticker order; 8 quiet tickers per test.
+        w = 0
         while n_events > 0:
-            if event[j]:
-                n_events -= 1
-                c = row[j]
-                s = shares[j]
-                if s == 0.0:
-                    cost = cash[j]
-                    s = cost / (c * buy_k)
-                    shares[j] = s
-                    cash[j] = 0.0
-                    trade_int[n, 0] = j
-                    trade_int[n, 1] = t
-                    trade_int[n, 2] = -1
-                    trade_float[n, 0] = c
-                    trade_float[n, 1] = np.nan
-                    trade_float[n, 2] = s
-                    trade_float[n, 3] = cost
-                    open_trade[j] = n
-                    n += 1
-                    value[b, j] = 0.0 + s * last[j]
-                else:
-                    proceeds = s * c * sell_k
-                    cash[j] = proceeds
-                    shares[j] = 0.0
-                    k = open_trade[j]
-                    trade_int[k, 2] = t
-                    trade_float[k, 1] = c
-                    open_trade[j] = -1
-                    value[b, j] = proceeds
-            j += 1
+            if words[w] != 0:
+                for j in range(8 * w, 8 * w + 8):
+                    if not event[j]:
+                        continue
+                    n_events -= 1
+                    c = row[j]
+                    s = shares[j]
+                    if s == 0.0:
+                        cost = cash[j]
+                        s = cost / (c * buy_k)
+                        shares[j] = s
+                        cash[j] = 0.0
+                        trade_int[n, 0] = j
+                        trade_int[n, 1] = t
+                        trade_int[n, 2] = -1
+                        trade_float[n, 0] = c
+                        trade_float[n, 1] = np.nan
+                        trade_float[n, 2] = s
+                        trade_float[n, 3] = cost
+                        open_trade[j] = n
+                        n += 1
+                        value[b, j] = 0.0 + s * last[j]
+                    else:
+                        proceeds = s * c * sell_k
+                        cash[j] = proceeds
+                        shares[j] = 0.0
+                        k = open_trade[j]
+                        trade_int[k, 2] = t
+                        trade_float[k, 1] = c
+                        open_trade[j] = -1
+                        value[b, j] = proceeds
+            w += 1
         # 4. Equity of the block's dates: each summed in ticker order, side by side.
         if b == BLOCK - 1 or t == n_dates - 1:
             totals[:] = 0.0
@@ -151,7 +156,7 @@ def backtest_kernel(close, period, oversold, overbought, fee, sleeve_cash, capac
     avg_gain = np.zeros(n_tickers)
     avg_loss = np.zeros(n_tickers)
     defined = np.zeros(n_tickers, dtype=np.bool_)
-    event = np.zeros(n_tickers, dtype=np.bool_)
+    event = np.zeros((n_tickers + 7) // 8 * 8, dtype=np.bool_)  # whole 8-byte words
     last = np.full(n_tickers, np.nan)
     cash = np.full(n_tickers, sleeve_cash)
     shares = np.zeros(n_tickers)
