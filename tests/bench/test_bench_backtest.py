@@ -14,6 +14,7 @@ import pytest
 
 from perfopt.backtest import BacktestConfig, run_backtest
 from perfopt.backtest.engine import load_kernels, simulate_close
+from perfopt.backtest.kernels import rsi_kernel, simulate_kernel
 from perfopt.data import generate_panel, open_store, write_panel
 from perfopt.profiling import StageTimer
 
@@ -57,6 +58,19 @@ def test_signals_and_simulate(benchmark, bench_data, engine):
 
     bench_against_own_timer(benchmark, run, rounds=5 if engine == "reference" else 30)
     assert outputs[-1][0].shape == (504,)
+
+
+@pytest.mark.benchmark(group="backtest-kernels")
+def test_two_kernel_path(benchmark, bench_data):
+    # the former numba engine (rsi_kernel + simulate_kernel), kept as the fused kernel's
+    # yardstick; a bare kernel call has no inner timer to check against
+    close = open_store(bench_data, "hdf5").load("close")
+
+    def run():
+        return simulate_kernel(close, rsi_kernel(close, 14), 30.0, 70.0, 0.001, 5000.0)
+
+    out = benchmark.pedantic(run, rounds=30, warmup_rounds=WARMUP)
+    assert out[0].shape == (504,)
 
 
 @pytest.mark.benchmark(group="backtest-end-to-end")

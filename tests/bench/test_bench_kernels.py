@@ -1,5 +1,10 @@
-"""The kernels' regression gate: pytest-benchmark figures of the numba kernels at the
-seed's size (500 tickers x 756 dates), and the fused kernel against the C loop.
+"""The kernels' regression gate: pytest-benchmark figures of the numba kernels that
+perfopt runs (the fused kernel; rsi_kernel, the optimizer's) at the seed's size (500
+tickers x 756 dates), and the fused kernel against the C loop.
+
+The two-kernel path is not gated: it is only a yardstick now, and its 10 MB of trade
+buffers per call make its time depend on the allocator's state (its fastest round read
+2.8 ms in one process and 3.9 ms in another); test_bench_backtest.py keeps its figure.
 
 CI runs this file a second time against the baseline committed in
 benchmarks/baseline/kernels.json (`--benchmark-compare-fail`, see docs/benchmarks.md);
@@ -15,7 +20,7 @@ import pytest
 from perfopt.backtest.c_loop import CLoopUnavailable, build_c_loop
 from perfopt.backtest.fused import backtest_kernel
 from perfopt.backtest.kernel_race import STRATEGY, race
-from perfopt.backtest.kernels import rsi_kernel, simulate_kernel
+from perfopt.backtest.kernels import rsi_kernel
 from perfopt.data import generate_panel
 
 PERIOD, OVERSOLD, OVERBOUGHT, FEE = STRATEGY
@@ -39,15 +44,6 @@ def test_fused_kernel(benchmark, close):
         warmup_rounds=15,
     )
     assert out[0].shape == (756,) and len(out[2]) > 500
-
-
-@pytest.mark.benchmark(group="kernels")
-def test_two_kernel_path(benchmark, close):
-    def run():
-        return simulate_kernel(close, rsi_kernel(close, PERIOD), OVERSOLD, OVERBOUGHT, FEE, CASH)
-
-    out = benchmark.pedantic(run, rounds=60, warmup_rounds=6)
-    assert out[0].shape == (756,)
 
 
 @pytest.mark.benchmark(group="kernels")
