@@ -157,8 +157,8 @@ def margin(current: dict[str, Any], baseline: dict[str, Any]) -> tuple[float, st
     """The ratio above which the fused kernel's count fails, and why that one.
 
     With the baseline's toolchain the count is exact, so 5% more instructions is a change
-    of the code (eight extra divisions per bar, which made the kernel 2.2x slower, added
-    7%); after a numba or llvmlite upgrade only a large change is a clear regression.
+    of the code (eight extra divisions per bar, which made the kernel 2x slower, added
+    7-8%); after a numba or llvmlite upgrade only a large change is a clear regression.
     """
     same = all(current.get(k) == baseline.get(k) for k in ("numba", "llvmlite"))
     if same:
