@@ -1,4 +1,8 @@
-"""asv suites for batched-MCTS self-play: batch size and worker modes."""
+"""asv suites for batched-MCTS self-play: batch size and worker modes.
+
+setup plays once first (torch import, the network's first passes); time_games returns the
+workload's own timer of the games it played.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ class Batching:
     def setup(self, cache, batch):
         self.wl = workload(SELFPLAY)
         self.params = prepared(self.wl, {**SMALL, "mcts_batch_size": batch}, cache)
+        measure(self.wl, self.params, cache)  # warm-up
 
     def time_games(self, cache, batch):
-        measure(self.wl, self.params, cache)
+        return measure(self.wl, self.params, cache).seconds
 
     def track_games_per_s(self, cache, batch):
         return measure(self.wl, self.params, cache).metrics["games_per_s"]
@@ -47,6 +52,7 @@ class Workers:
         self.wl = workload(SELFPLAY)
         self.serial = prepared(self.wl, {**SMALL, "games": 8}, cache)
         self.parallel = prepared(self.wl, {**SMALL, "games": 8, "parallel": parallel, "workers": 2}, cache)
+        measure(self.wl, {**self.serial, "games": 1}, cache)  # warm-up
 
     def track_speedup_over_serial(self, cache, parallel):
         one = measure(self.wl, self.serial, cache).metrics["games_per_s"]

@@ -1,33 +1,49 @@
-"""The backtest figures of issue 2: compile, steady-state kernels, end-to-end per store.
+"""The backtest figures: compile, the kernel paths against the C loop, end-to-end per store.
 
-Usage: python scripts/backtest_figures.py DATA_DIR [--naive]
+Usage: python scripts/backtest_figures.py DATA_DIR [--naive] [--rounds N]
 (DATA_DIR from `perfopt data generate --days 756 --out DATA_DIR`: 500 x 756 bars).
+
+The kernel paths (fused numba kernel, the two-kernel numba path, the plain and fused C
+loops built with this machine's C compiler) run interleaved in this one process, N
+rounds (default 40) after a warm-up; each is checked bit for bit against the fused
+kernel first. Without a C compiler the C rows are skipped with the reason.
 """
 
 from __future__ import annotations
 
+import argparse
+import platform
 import statistics
-import sys
-import time
 
 from perfopt.backtest import BacktestConfig, run_backtest
 from perfopt.backtest.engine import load_kernels
+from perfopt.backtest.kernel_race import race
 from perfopt.data import open_store
 
 
-def main(data: str, naive: bool) -> None:
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(data: str, naive: bool, rounds: int) -> None:
     """Print the figures, each with the way it was taken."""
-    kernels, compile_s = load_kernels("numba")
+    import os
+
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"
+    )
+    _, compile_s = load_kernels("numba")
     print(f"numba compile/cache-load in a fresh process: {compile_s:.3f} s")
     close = open_store(data, "hdf5").load("close")
-    runs = []
-    for _ in range(20):
-        start = time.perf_counter()
-        rsi = kernels.rsi(close, 14)
-        kernels.simulate(close, rsi, 30.0, 70.0, 0.001, 2000.0)
-        runs.append(time.perf_counter() - start)
-    shape = f"{close.shape[1]}x{close.shape[0]}"
-    print(f"steady signals+simulate numba {shape}: median {statistics.median(runs) * 1e3:.2f} ms")
+    print(race(close, rounds=rounds).table())
     for source in ("hdf5", "parquet", "sqlite"):
         totals = [
             run_backtest(BacktestConfig(data, source=source)).stages["total"] for _ in range(5)
@@ -46,6 +62,9 @@ def main(data: str, naive: bool) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
-        raise SystemExit(__doc__)
-    main(sys.argv[1], "--naive" in sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="data folder (perfopt data generate --days 756)")
+    parser.add_argument("--naive", action="store_true", help="also time the legacy naive loop")
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved kernel rounds")
+    args = parser.parse_args()
+    main(args.data, args.naive, args.rounds)

@@ -1,7 +1,8 @@
 """Run a backtest: load, signals, simulate, metrics, each stage timed.
 
 `run_backtest` is the one entry point; with `workers > 1` it shards tickers across
-processes (`sharding.py`) and merges. Engines differ only in the two kernels they use.
+processes (`sharding.py`) and merges. Engines differ only in their kernels: numba runs
+the fused one-pass kernel (`fused.py`), reference the Python RSI and simulation loops.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ from perfopt.profiling import StageTimer
 
 @dataclass(frozen=True)
 class Kernels:
-    """The two functions an engine provides."""
+    """What an engine provides: one fused pass, or an RSI function then a simulation.
 
-    rsi: Callable[[np.ndarray, int], np.ndarray]
-    simulate: Callable[..., tuple[np.ndarray, ...]]
+    `fused(close, period, oversold, overbought, fee, sleeve_cash)` and
+    `simulate(close, rsi, oversold, overbought, fee, sleeve_cash)` both return (equity,
+    final sleeve equity, 7 trade arrays); an engine sets `fused` or `rsi` + `simulate`.
+    """
+
+    fused: Callable[..., tuple[np.ndarray, ...]] | None = None
+    rsi: Callable[[np.ndarray, int], np.ndarray] | None = None
+    simulate: Callable[..., tuple[np.ndarray, ...]] | None = None
 
 
 def load_kernels(engine: str) -> tuple[Kernels, float]:
@@ -33,21 +40,32 @@ def load_kernels(engine: str) -> tuple[Kernels, float]:
     if engine == "reference":
         from perfopt.backtest.reference import rsi_reference, simulate_reference
 
-        return Kernels(rsi_reference, simulate_reference), 0.0
+        return Kernels(rsi=rsi_reference, simulate=simulate_reference), 0.0
     start = time.perf_counter()
-    from perfopt.backtest.kernels import rsi_kernel, simulate_kernel
+    from perfopt.backtest.fused import backtest_kernel
 
     # The first call compiles (or loads numba's on-disk cache): keep it out of the
     # steady-state stages and report it on its own.
     tiny = np.array([[1.0, 2.0], [2.0, np.nan], [1.5, 2.5]])
-    simulate_kernel(tiny, rsi_kernel(tiny, 2), 30.0, 70.0, 0.001, 1.0)
-    return Kernels(rsi_kernel, simulate_kernel), time.perf_counter() - start
+    backtest_kernel(tiny, 2, 30.0, 70.0, 0.001, 1.0)
+    return Kernels(fused=backtest_kernel), time.perf_counter() - start
 
 
 def simulate_close(
     close: np.ndarray, cfg: BacktestConfig, kernels: Kernels, sleeve_cash: float, timer: StageTimer
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """Run signals and simulation on a (dates x tickers) close array."""
+    """Run signals and simulation on a (dates x tickers) close array.
+
+    A fused engine times one stage, "simulate", with the signals inside it; a two-step
+    engine times "signals" and "simulate" apart.
+    """
+    if kernels.fused is not None:
+        with timer.stage("simulate"):
+            equity, final, *trades = kernels.fused(
+                close, cfg.rsi_period, cfg.oversold, cfg.overbought, cfg.fee, sleeve_cash
+            )
+        return equity, final, tuple(trades)
+    assert kernels.rsi is not None and kernels.simulate is not None
     with timer.stage("signals"):
         rsi = kernels.rsi(close, cfg.rsi_period)
     with timer.stage("simulate"):

@@ -1,4 +1,9 @@
-"""Numba kernels for the RSI sleeve strategy (specs/backtest.md).
+"""The two-kernel numba path: `rsi_kernel` then `simulate_kernel`.
+
+The backtest engine runs the fused one-pass kernel (`fused.py`) instead. These stay
+because the optimizer's objective calls `rsi_kernel` for its own strategy, and
+`simulate_kernel` is the baseline the fused kernel is measured against (benchmarks,
+`scripts/backtest_figures.py`) and checked against in the tests.
 
 The arithmetic follows `reference.py` operation by operation, so both engines give the
 same floating-point results (the spec asks for 1e-9 relative; in practice they agree to

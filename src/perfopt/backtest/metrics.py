@@ -1,4 +1,4 @@
-"""Portfolio metrics from an equity curve (specs/backtest.md, "Results")."""
+"""Portfolio metrics from an equity curve."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 Tickers are independent sleeves, so each worker backtests a contiguous slice of the
 universe on the parent's calendar, with the parent's sleeve size (capital divided by
 the whole universe, not by the slice). The merge sums equity by date, concatenates
-trades in ticker order and recomputes metrics from the merged curve
-(specs/backtest.md, "Sharding").
+trades in ticker order and recomputes metrics from the merged curve.
 """
 
 from __future__ import annotations
@@ -34,9 +33,23 @@ def split_evenly(n_items: int, n_parts: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
+_START: Any = None  # this worker's barrier: every shard starts in a process of its own
+START_TIMEOUT_S = 300.0
+
+
+def _join(barrier: Any) -> None:
+    """Pool initializer: keep the shared start barrier."""
+    global _START
+    _START = barrier
+
+
 def _run_shard(task: dict[str, Any]) -> dict[str, Any]:
     """Worker entry point: backtest one slice of tickers; return raw arrays and timings."""
     started = time.time()
+    # A pool hands queued tasks to whichever worker is free: a quick shard would let one
+    # process take two while another sits idle. Waiting here until every shard has a
+    # worker gives each its own process, all running at once.
+    _START.wait(START_TIMEOUT_S)
     cfg: BacktestConfig = task["config"]
     timer = StageTimer()
     kernels, compile_s = load_kernels(cfg.engine)
@@ -88,7 +101,15 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     context = multiprocessing.get_context(cfg.start_method)
     submitted = time.time()
     try:
-        with timer.stage("shards"), ProcessPoolExecutor(len(tasks), mp_context=context) as pool:
+        with (
+            timer.stage("shards"),
+            ProcessPoolExecutor(
+                len(tasks),
+                mp_context=context,
+                initializer=_join,
+                initargs=(context.Barrier(len(tasks)),),
+            ) as pool,
+        ):
             parts = list(pool.map(_run_shard, tasks))
     except BrokenProcessPool as exc:
         raise PerfoptError(
@@ -106,7 +127,8 @@ def run_sharded(cfg: BacktestConfig) -> BacktestResult:
     # The per-stage figures of a sharded run are the slowest worker's: that is the one
     # the parent waits for.
     for name in ("load", "signals", "simulate"):
-        stages[name] = max(p["stages"].get(name, 0.0) for p in parts)
+        if any(name in p["stages"] for p in parts):  # a fused engine has no "signals"
+            stages[name] = max(p["stages"].get(name, 0.0) for p in parts)
     # What sharding costs before any work: process start and, under spawn/forkserver,
     # the numba cache load in every worker.
     stages["worker_start"] = max(p["started_at"] - submitted for p in parts)

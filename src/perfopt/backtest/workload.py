@@ -24,7 +24,7 @@ class BacktestWorkload(Workload):
         "h5py",
         "threadpoolctl",
         "perfopt.backtest",
-        "perfopt.backtest.kernels",
+        "perfopt.backtest.fused",
         "perfopt.data",
     )
     axes: ClassVar[Mapping[str, tuple]] = {
