@@ -92,3 +92,23 @@ def test_secret_environment_values_are_masked_wherever_they_appear(monkeypatch, 
     log.write_text('process 1:"python job.py --password hunter2-x";main (job.py:1) 3\n')
     mask_file(log)
     assert "hunter2-x" not in log.read_text() and "--password ***" in log.read_text()
+
+
+TEXT_VALUES = st.text(
+    "".join(c for c in string.printable if c not in string.whitespace + "'\"&;,"), min_size=1
+).filter(lambda v: not v.startswith("--"))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(USERS, PASSWORDS, HOSTS, TEXT_VALUES, TEXT_VALUES), min_size=1,
+                max_size=4))  # fmt: skip
+def test_command_lines_in_a_text_file_are_masked_line_by_line(rows):
+    """py-spy's raw file: one quoted command line per process, code with quotes in it."""
+
+    def line(user, password, host, flag, token):
+        return (f'process 7:"python -c print(\'a=\' + x) postgresql://{user}:{password}@{host}/db '
+                f'--password {flag} --api-token={token}";<module> (<string>:1) 3')  # fmt: skip
+
+    text = "\n".join(line(*row) for row in rows)
+    expected = "\n".join(line(user, MASK, host, MASK, MASK) for user, _, host, _, _ in rows)
+    assert mask_secrets(text) == expected

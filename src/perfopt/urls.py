@@ -51,13 +51,13 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*://"
 # Greedy password: up to the last '@' of the token, so '/' '@' ':' inside it are covered.
 _URL_IN_TEXT = re.compile(rf"(?P<head>{_SCHEME}[^\s:/@'\"]*):(?P<pw>[^\s'\"]*)@")
 _URL_WHOLE = re.compile(rf"^(?P<head>{_SCHEME}[^\s:/@]*):(?P<pw>.*)@", re.S)
-_KEY_VALUE = re.compile(
-    r"(?<![\w.-])(?P<key>-{0,2}[A-Za-z_][\w.-]*)=(?P<val>\"[^\"]*\"|'[^']*'|[^\s&;,'\"]+)"
-)
+# A key or flag is found first; its value is read after it only when the name is a
+# secret's, so the value of another key never hides the next one.
+_KEY_EQ = re.compile(r"(?<![\w.-])(?P<key>-{0,2}[A-Za-z_][\w.-]*)=")
+_KEY_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|[^\s&;,'\"]+")
 _JSON_PAIR = re.compile(r"\"(?P<key>[^\"\\]{1,80})\"(?P<sep>\s*:\s*)\"(?P<val>(?:[^\"\\]|\\.)*)\"")
-_FLAG_VALUE = re.compile(
-    r"(?<![\w-])(?P<flag>--?[A-Za-z][\w-]*)(?P<sp>\s+)(?P<val>\"[^\"]*\"|'[^']*'|(?!--)[^\s'\"]+)"
-)
+_FLAG_SPACE = re.compile(r"(?<![\w-])(?P<key>--?[A-Za-z][\w-]*)[ \t]+")
+_FLAG_VALUE = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'|(?!--)[^\s'\"]+")
 _MIN_ENV_SECRET = 4
 # Variables whose names look secret but hold none (the shell's working folders).
 _NOT_SECRET_VARS = frozenset({"PWD", "OLDPWD"})
@@ -82,16 +82,12 @@ def mask_secrets(text: str) -> str:
     if not text:
         return text
     text = _URL_IN_TEXT.sub(lambda m: f"{m['head']}:{MASK}@", text)
-    text = _KEY_VALUE.sub(
-        lambda m: f"{m['key']}={MASK}" if is_secret_name(m["key"]) else m.group(0), text
-    )
+    text = _mask_values(text, _KEY_EQ, _KEY_VALUE, is_secret_name)
     text = _JSON_PAIR.sub(
         lambda m: f'"{m["key"]}"{m["sep"]}"{MASK}"' if is_secret_name(m["key"]) else m.group(0),
         text,
     )
-    text = _FLAG_VALUE.sub(
-        lambda m: f"{m['flag']}{m['sp']}{MASK}" if _secret_flag(m["flag"]) else m.group(0), text
-    )
+    text = _mask_values(text, _FLAG_SPACE, _FLAG_VALUE, _secret_flag)
     pattern = _env_pattern(_env_key())
     if pattern is not None:
         text = pattern.sub(MASK, text)
@@ -99,6 +95,22 @@ def mask_secrets(text: str) -> str:
 
 
 mask_url = mask_secrets  # the older name, kept for callers that mask URLs
+
+
+def _mask_values(text: str, names: re.Pattern[str], values: re.Pattern[str], secret: Any) -> str:
+    """Replace the value after each secret name that `names` finds (left to right)."""
+    out: list[str] = []
+    pos = 0
+    for m in names.finditer(text):
+        if m.start() < pos or not secret(m["key"]):
+            continue
+        value = values.match(text, m.end())
+        if value is None:
+            continue
+        out += [text[pos : m.end()], MASK]
+        pos = value.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def mask_argv(argv: Sequence[Any]) -> list[Any]:
