@@ -32,6 +32,7 @@ def cell(
     host: str = "h1",
     device: str = "cpu",
     cpu_cores_used: float | None = None,
+    other_busy: float | None = None,
     **metrics: float | list[float],
 ) -> CellRecord:
     """A schema-3 line built from per-run values (a float means three runs at +-3%)."""
@@ -46,7 +47,7 @@ def cell(
                 m[k] = v[i]
             else:  # the same spread, inversely for throughputs
                 m[k] = v / SPREAD[i] if k.endswith("_per_s") else v * SPREAD[i]
-        runs.append({"seconds": t, "metrics": m})
+        runs.append({"seconds": t, "metrics": m, "other_busy_cores": other_busy})
     line = {
         "schema": 3,
         "kind": "cell",
@@ -254,3 +255,16 @@ def test_a_verdict_is_stable_under_noise_within_the_interval(tps2: float) -> Non
         b = [tps2 * rng.uniform(0.9, 1.1) for _ in range(3)]
         seen.add(evaluate(target("trial-parallel-2-3x"), [opt(1, a), opt(2, b)]).verdict)
     assert not {PASS, FAIL} <= seen, seen
+
+
+def test_a_parallel_ratio_measured_on_a_busy_machine_is_no_evidence() -> None:
+    # other jobs held a core while 2 workers ran: the 0.9x says nothing about the code
+    one = cell("optimize", {**OPT, "n_jobs": 1}, 10.0, trials_per_s=1.0, other_busy=1.2)
+    two = cell("optimize", {**OPT, "n_jobs": 2}, 11.0, trials_per_s=0.9, other_busy=1.1)
+    v = evaluate(target("trial-parallel-2-3x"), [one, two])
+    assert v.verdict == INCONCLUSIVE and "quiet machine" in v.reason
+    quiet = [
+        cell("optimize", {**OPT, "n_jobs": 1}, 10.0, trials_per_s=1.0, other_busy=0.1),
+        cell("optimize", {**OPT, "n_jobs": 2}, 11.0, trials_per_s=0.9, other_busy=0.1),
+    ]
+    assert evaluate(target("trial-parallel-2-3x"), quiet).verdict == FAIL

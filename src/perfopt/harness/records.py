@@ -34,6 +34,7 @@ class Run:
 
     seconds: float
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    other_busy_cores: float | None = None  # what other processes used meanwhile
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,11 @@ class CellRecord:
     def from_line(cls, line: Mapping[str, Any]) -> CellRecord:
         """Build from a migrated results line (schema 3)."""
         runs = tuple(
-            Run(float(r["seconds"]), dict(r.get("metrics") or {}))
+            Run(
+                float(r["seconds"]),
+                dict(r.get("metrics") or {}),
+                float(r["other_busy_cores"]) if _finite(r.get("other_busy_cores")) else None,
+            )
             for r in line.get("runs") or []
             if isinstance(r.get("seconds"), int | float)
         )
@@ -103,6 +108,12 @@ class CellRecord:
         else:
             out = [r.metrics.get(metric) for r in self.runs]
         return [float(v) for v in out if _finite(v)]
+
+    @property
+    def other_busy_cores(self) -> float | None:
+        """Mean cores other processes kept busy during the cell's runs (None: not measured)."""
+        values = [r.other_busy_cores for r in self.runs if r.other_busy_cores is not None]
+        return sum(values) / len(values) if values else None
 
     @property
     def host(self) -> HostKey:

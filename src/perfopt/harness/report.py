@@ -386,6 +386,14 @@ def _timing_warnings(c: Mapping[str, Any]) -> list[str]:
             f"- `{c['cell_id']}`: the standard deviation is {t['spread_pct']:.0f}% of the mean "
             f"over {t['n']} runs: the result may be unstable (a noisy machine?)"
         )
+    busy = records_mod.CellRecord.from_line(c).other_busy_cores if c["status"] == "ok" else None
+    if busy is not None and busy >= 0.5:
+        cores = (c.get("environment") or {}).get("cores_available", "?")
+        out.append(
+            f"- `{c['cell_id']}`: other processes kept {busy:.1f} of {cores} cores busy during "
+            "its runs (other jobs on the machine): its times carry their noise, and a "
+            "parallel ratio against it is no evidence"
+        )
     if c["status"] == "ok" and t.get("median_s") is not None and t["median_s"] < TINY_S:
         out.append(
             f"- `{c['cell_id']}`: {_s(t['median_s'])} is too short to time reliably (< 1 ms)"

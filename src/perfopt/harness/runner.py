@@ -238,6 +238,8 @@ def _run_line(rep: Repeat) -> dict[str, Any]:
         "stages": m.get("stages") or {},
         "order": rep.order,
         "pyspy_attached": bool(rep.pyspy and rep.pyspy.get("samples") is not None),
+        # cores the rest of the machine kept busy during this run (other jobs)
+        "other_busy_cores": (rep.psutil or {}).get("other_busy_cores"),
     }
 
 

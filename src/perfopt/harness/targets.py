@@ -212,7 +212,10 @@ def _pairs(part: Comparison, cands: Sequence[CellRecord]) -> list[PairResult]:
         if not part.higher_is_better:
             ratio = ratio.inverted()  # times: base / variant is the speedup
         bound = _bound(workers, r) if part.workers_param else None
-        if part.claim_workers and workers != part.claim_workers:
+        busy = _busy(base, r) if part.workers_param else None
+        if busy is not None:
+            verdict, note = INCONCLUSIVE, busy
+        elif part.claim_workers and workers != part.claim_workers:
             verdict, note = _point(ratio, bound)
         else:
             verdict, note = _judge(
@@ -281,7 +284,10 @@ def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) 
     slow = [
         p
         for p in own
-        if (p.workers or 1) <= cores and p.ratio.enough and (p.ratio.high or 0.0) < 1.0
+        if (p.workers or 1) <= cores
+        and p.ratio.enough
+        and (p.ratio.high or 0.0) < 1.0
+        and _busy(p.base, p.variant) is None
     ]
     if slow:
         return _part_from(
@@ -297,7 +303,11 @@ def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) 
         p
         for p in own
         if (p.workers or 1) <= cores
-        and (not p.ratio.enough or (p.bound and p.ratio.value > p.bound))
+        and (
+            not p.ratio.enough
+            or (p.bound and p.ratio.value > p.bound)
+            or _busy(p.base, p.variant) is not None
+        )
     ]
     if unsure:
         return _part_from(part, INCONCLUSIVE, unsure, pairs)
@@ -431,6 +441,23 @@ def _bound(workers: int | None, r: CellRecord) -> float | None:
     if workers is None or not cores:
         return None
     return float(min(workers, cores))
+
+
+# Other processes using this much of the machine's cores (on average over a pair's runs)
+# leave a parallel ratio without evidence: the workers competed with strangers.
+BUSY_MACHINE_CORES = 0.5
+
+
+def _busy(base: CellRecord, variant: CellRecord) -> str | None:
+    """Why a parallel pair is no evidence because the machine was busy, or None."""
+    seen = [b for b in (base.other_busy_cores, variant.other_busy_cores) if b is not None]
+    if not seen or max(seen) < BUSY_MACHINE_CORES:
+        return None
+    return (
+        f"other processes kept {max(seen):.1f} of {variant.host.cores or '?'} cores busy "
+        "during these runs: a parallel ratio measured against other jobs is no evidence; "
+        "rerun on a quiet machine"
+    )
 
 
 def _waits(base: CellRecord) -> bool:

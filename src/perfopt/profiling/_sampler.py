@@ -100,6 +100,12 @@ def _system_iowait() -> float | None:
     return getattr(psutil.cpu_times(), "iowait", None)
 
 
+def _system_busy_s() -> float:
+    """CPU seconds every process of the machine has used (all CPUs, not idle or iowait)."""
+    t = psutil.cpu_times()
+    return float(sum(t)) - t.idle - (getattr(t, "iowait", 0.0) or 0.0)
+
+
 class ProcessTreeSampler:
     """Sample CPU, IO, context switches, threads and RSS of a process tree at `hz`.
 
@@ -133,6 +139,7 @@ class ProcessTreeSampler:
         self._t0 = 0.0
         self._t1 = 0.0
         self._iowait0: float | None = None
+        self._busy0 = self._busy1 = 0.0
         self._first = True
         self._summary: dict[str, Any] | None = None
         self._root: psutil.Process | None = None
@@ -295,6 +302,7 @@ class ProcessTreeSampler:
             self._root = None
         self._t0 = time.perf_counter()
         self._iowait0 = _system_iowait()
+        self._busy0 = _system_busy_s()
         self._sample()
         self._thread = threading.Thread(
             target=self._loop, name=f"perfopt-psutil-{self.pid}", daemon=True
@@ -311,6 +319,7 @@ class ProcessTreeSampler:
         self._thread.join()
         self._sample()
         self._t1 = time.perf_counter()
+        self._busy1 = _system_busy_s()
         iowait1 = _system_iowait()
         self._summary = self._summarize(
             None if self._iowait0 is None or iowait1 is None else iowait1 - self._iowait0
@@ -383,6 +392,10 @@ class ProcessTreeSampler:
                 user, system = via_root_user, via_root_system
         cores = _cores_available(self.pid)
         cpu_cores = (user + system) / wall
+        # What the rest of the machine did meanwhile (other jobs, the watchers): a parallel
+        # ratio measured while others held the cores says little about the code.
+        busy = (self._busy1 - self._busy0) / wall
+        others = max(0.0, busy - cpu_cores - self._own_cpu / wall)
         return {
             "hz": self.hz,
             "samples": len(self._runnable),
@@ -392,6 +405,8 @@ class ProcessTreeSampler:
             "cpu_utilization_cores": round(cpu_cores, 3),
             "cores_available": cores,
             "utilization_pct_of_available": round(100.0 * cpu_cores / cores, 1),
+            "system_busy_cores": round(busy, 3),
+            "other_busy_cores": round(others, 3),
             "iowait_s": None if iowait is None else round(iowait, 3),
             "iowait_scope": "system-wide (all processes, summed over CPUs)",
             "process_iowait_s": round(total.iowait, 3),
