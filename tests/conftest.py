@@ -64,7 +64,7 @@ def one_torch_thread() -> Iterator[None]:
     """Run torch with one intra-op thread for a module, then restore the count.
 
     Two threads per process made an LSTM step 4x (and self-play 16x) slower on a busy
-    2-core machine (notes/measured-here.md). torch and selfplay tests use it autouse.
+    2-core machine (docs/platform-notes.md). torch and selfplay tests use it autouse.
     """
     try:
         import torch

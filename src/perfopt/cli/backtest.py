@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "backtest",
         help="run the RSI sleeve backtest on a data folder (the seed: 500 stocks x 3 years)",
         description=(
-            "Backtest the RSI sleeve strategy (specs/backtest.md) on a data folder and print "
+            "Backtest the RSI sleeve strategy (docs/workloads.md) on a data folder and print "
             "a stage breakdown (load, signals, simulate, metrics, total; the numba engine "
             "computes the signals inside simulate, in one fused kernel) and the metrics. "
             "The reference engine with --access naive --source sqlite is the legacy baseline."

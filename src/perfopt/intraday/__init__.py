@@ -1,6 +1,6 @@
 """Intraday bars, resampling, the LTF/HTF strategy and timeframe-grid helpers.
 
-Pure library code for the timeframe-grid studies (specs/optimize.md): no optuna here.
+Pure library code for the timeframe-grid studies (docs/workloads.md): no optuna here.
 numba is imported only when a backtest runs with the default engine.
 """
 

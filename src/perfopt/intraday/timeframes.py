@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from perfopt.errors import UserError
 
-# Canonical slug -> minutes. The grid accepts only these (specs/optimize.md).
+# Canonical slug -> minutes. The grid accepts only these (docs/workloads.md).
 TIMEFRAME_MINUTES: dict[str, int] = {
     "1m": 1,
     "3m": 3,

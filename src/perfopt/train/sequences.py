@@ -1,6 +1,6 @@
 """Synthetic multi-timeframe HDF5 sequence datasets, and their validation.
 
-Layout (the contract in specs/torch.md): a file with two float32 datasets,
+Layout (the contract in docs/workloads.md): a file with two float32 datasets,
 `features` [N, seq_len, n_features] and `targets` [N, horizon]. Each window is the
 concatenation of five timeframe segments in the source's proportions (M1 480, M5 288,
 M15 192, H1 96, H4 48 bars; `seq_len=1104` reproduces the source's full size, smaller
