@@ -201,7 +201,8 @@ def test_the_views_watch_the_run_not_the_exit(toy: str, tmp_path: Path) -> None:
     # the exit burns twice the run's work: watched to the end, it would lead; stopped at
     # "done", at most the few samples before py-spy's stop remain
     in_run, at_exit = shares.get("burn_in_run", 0.0), shares.get("burn_at_exit", 0.0)
-    assert in_run > 0 and at_exit < in_run / 2, shares
+    # watched to the end, the exit (twice the run's work) would hold twice the run's share
+    assert in_run > 0 and at_exit < in_run, shares
 
 
 def test_a_preload_module_that_is_missing_fails_the_cell_naming_it(
