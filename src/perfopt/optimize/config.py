@@ -54,7 +54,7 @@ class Window:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Ranges of the strategy parameters (specs/optimize.md defaults)."""
+    """Ranges of the strategy parameters (defaults: docs/workloads.md)."""
 
     lookback: tuple[int, int] = (20, 250)
     vol_window: tuple[int, int] = (20, 120)

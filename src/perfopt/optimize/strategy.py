@@ -1,4 +1,4 @@
-"""Monthly cross-sectional selection (specs/optimize.md): scores, top K, monthly returns.
+"""Monthly cross-sectional selection (docs/workloads.md): scores, top K, monthly returns.
 
 Everything works on one window's span of closes (history rows + evaluated rows), a
 (rows x tickers) float64 array with NaN for missing bars. The stages are timed by the
