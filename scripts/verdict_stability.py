@@ -96,7 +96,10 @@ def _best(r: Recommendation) -> str | None:
 
 
 def _best_text(r: Recommendation) -> str:
-    return f"`{r.best.change_text()}` {r.best.gain.text()}" if r.best else "none significant"
+    if r.best:
+        return f"`{r.best.change_text()}` {r.best.gain.text()}"
+    busy = sum(c.busy is not None for c in r.candidates)
+    return f"none significant ({busy} not judged: busy machine)" if busy else "none significant"
 
 
 def _reversed(x: Recommendation, y: Recommendation) -> bool:
@@ -106,7 +109,12 @@ def _reversed(x: Recommendation, y: Recommendation) -> bool:
     if y.best is not None and y.best.change_text() != x.best.change_text():
         return True
     twin = next((c for c in y.candidates if c.change_text() == x.best.change_text()), None)
-    return twin is not None and twin.gain.enough and (twin.gain.high or 2.0) < 1.0
+    return (
+        twin is not None
+        and twin.busy is None
+        and twin.gain.enough
+        and (twin.gain.high or 2.0) < 1.0
+    )
 
 
 def cell_rows(a: list[CellRecord], b: list[CellRecord]) -> tuple[list[list[str]], list[float]]:

@@ -63,3 +63,19 @@ def test_single_runs_recommend_nothing() -> None:
     fast = cell({"n_jobs": 1}, [1.0])
     (rec,) = recommend([base, fast])
     assert rec.best is None
+
+
+def test_a_gain_measured_on_a_busy_machine_is_not_recommended() -> None:
+    # other jobs held a core during the runs: the gain says nothing either way
+    def busy(c: CellRecord, cores: float) -> CellRecord:
+        line = dict(c.raw)
+        line["runs"] = [{**r, "other_busy_cores": cores} for r in line["runs"]]
+        return CellRecord.from_line(line)
+
+    base = cell({"storage": "sqlite"}, [2.0, 2.1, 1.9], baseline=True)
+    fast = cell({"storage": "journal"}, [1.0, 1.05, 0.95])
+    (rec,) = recommend([busy(base, 1.2), busy(fast, 1.1)])
+    assert rec.best is None and rec.candidates[0].busy is not None
+    assert "1.2 of 2 cores" in rec.candidates[0].busy
+    (quiet,) = recommend([busy(base, 0.1), busy(fast, 0.2)])
+    assert quiet.best is not None and quiet.best.cell.cell_id == fast.cell_id

@@ -6,8 +6,10 @@ cell is a candidate only when it keeps the problem the same: it changes no axis 
 workload declares as changing the problem (a different universe, dataset, number of
 trials, timeframe pair) and takes no value marked as no drop-in substitute (in-memory
 storage). A candidate is recommended when the interval of its gain excludes 1.0 and
-the gain is at least MIN_GAIN; among several, the one whose interval's lower end is
-highest. Otherwise the grid gets "no setting is significantly faster than the default".
+the gain is at least MIN_GAIN, and neither cell was measured while other processes kept
+the machine busy (their runs competed with strangers: no evidence either way); among
+several, the one whose interval's lower end is highest. Otherwise the grid gets "no
+setting is significantly faster than the default".
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perfopt.harness import stats
-from perfopt.harness.records import CellRecord, HostKey
+from perfopt.harness.records import CellRecord, HostKey, busy_machine
 
 MIN_GAIN = 1.05
 
@@ -29,12 +31,19 @@ class Candidate:
     cell: CellRecord
     changed: tuple[tuple[str, Any, Any], ...]  # (axis, default's value, cell's value)
     gain: stats.Ratio  # default time / cell time: > 1 is faster
+    busy: str | None = None  # why the machine was too busy for this gain to be evidence
 
     @property
     def significant(self) -> bool:
-        """The interval excludes 1.0 and the gain is at least MIN_GAIN."""
+        """The interval excludes 1.0, the gain is at least MIN_GAIN, the machine was quiet."""
         g = self.gain
-        return g.enough and g.low is not None and g.low > 1.0 and g.value >= MIN_GAIN
+        return (
+            self.busy is None
+            and g.enough
+            and g.low is not None
+            and g.low > 1.0
+            and g.value >= MIN_GAIN
+        )
 
     def change_text(self) -> str:
         """'n_jobs=2 storage=sqlite' (the cell's values of the axes it changes)."""
@@ -82,7 +91,7 @@ def _grid(host: HostKey, workload: str, grid: str, members: list[CellRecord]) ->
             excluded.append((cell, why))
             continue
         gain = stats.ratio(cell.values("seconds"), base.values("seconds"))
-        candidates.append(Candidate(cell, changed, gain))
+        candidates.append(Candidate(cell, changed, gain, busy_machine(base, cell)))
     significant = [c for c in candidates if c.significant]
     best = max(significant, key=lambda c: c.gain.low or 0.0) if significant else None
     return Recommendation(host, workload, grid, base, tuple(candidates), tuple(excluded), best)

@@ -153,6 +153,20 @@ class CellRecord:
         return " ".join(f"{k}={_fmt(self.params.get(k))}" for k in keys)
 
 
+# Other processes using this much of the machine's cores (on average over a cell's runs)
+# leave a comparison with that cell without evidence: its runs competed with strangers.
+BUSY_MACHINE_CORES = 0.5
+
+
+def busy_machine(*cells: CellRecord) -> str | None:
+    """'other processes kept 1.2 of 2 cores busy during these runs', or None when quiet."""
+    seen = [c.other_busy_cores for c in cells if c.other_busy_cores is not None]
+    if not seen or max(seen) < BUSY_MACHINE_CORES:
+        return None
+    cores = cells[-1].host.cores if cells else None
+    return f"other processes kept {max(seen):.1f} of {cores or '?'} cores busy during these runs"
+
+
 def records(lines: Iterable[Mapping[str, Any]]) -> list[CellRecord]:
     """Typed cell records of migrated results lines, last line per cell id winning."""
     by_id: dict[str, Mapping[str, Any]] = {}

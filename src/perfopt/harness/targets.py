@@ -30,7 +30,7 @@ from typing import Any
 
 from perfopt.harness import stats
 from perfopt.harness.claims import AMP_CPU_NOTE, TARGETS, Comparison, Target, Threshold
-from perfopt.harness.records import CellRecord, HostKey
+from perfopt.harness.records import CellRecord, HostKey, busy_machine
 from perfopt.harness.verdicts import (
     FAIL,
     INCONCLUSIVE,
@@ -443,19 +443,13 @@ def _bound(workers: int | None, r: CellRecord) -> float | None:
     return float(min(workers, cores))
 
 
-# Other processes using this much of the machine's cores (on average over a pair's runs)
-# leave a parallel ratio without evidence: the workers competed with strangers.
-BUSY_MACHINE_CORES = 0.5
-
-
 def _busy(base: CellRecord, variant: CellRecord) -> str | None:
     """Why a parallel pair is no evidence because the machine was busy, or None."""
-    seen = [b for b in (base.other_busy_cores, variant.other_busy_cores) if b is not None]
-    if not seen or max(seen) < BUSY_MACHINE_CORES:
+    busy = busy_machine(base, variant)
+    if busy is None:
         return None
     return (
-        f"other processes kept {max(seen):.1f} of {variant.host.cores or '?'} cores busy "
-        "during these runs: a parallel ratio measured against other jobs is no evidence; "
+        f"{busy}: a parallel ratio measured against other jobs is no evidence; "
         "rerun on a quiet machine"
     )
 

@@ -75,7 +75,8 @@ def recommendations_section(records: Sequence[CellRecord]) -> list[str]:
         "## Recommendations\n",
         "A setting is recommended over a grid's default only when it keeps the problem the "
         "same and the 95% interval of its gain (default time / its time, from the repeats) "
-        "excludes 1.0 with a gain of at least 5%.\n",
+        "excludes 1.0 with a gain of at least 5%, measured while no other process kept the "
+        "machine busy.\n",
     ]
     for rec in recommend(records):
         lines.append(_recommendation(rec))
@@ -105,12 +106,21 @@ def _recommendation(rec: Recommendation) -> str:
             f"{head}: no setting is significantly faster than the default "
             f"`{_base_text(rec)}` (`{rec.base.cell_id}`, n={len(n)})"
         )
-        measured = [c for c in rec.candidates if c.gain.enough] or list(rec.candidates)
+        quiet = [c for c in rec.candidates if c.busy is None]
+        measured = [c for c in quiet if c.gain.enough] or quiet
         if measured:
             top = max(measured, key=lambda c: c.gain.value)
             text += f"; the closest: `{top.change_text()}` {top.gain.text()}"
             if not top.gain.enough:
                 text += " (fewer than 3 runs a side)"
+    busy = [c for c in rec.candidates if c.busy is not None]
+    if busy:
+        text += (
+            f"; not judged ({busy[0].busy}; rerun on a quiet machine): "
+            + ", ".join(f"`{c.change_text()}` {c.gain.text()}" for c in busy[:3])
+        )
+        if len(busy) > 3:
+            text += f" and {len(busy) - 3} more"
     if rec.excluded:
         text += "; not candidates (they change the problem): " + ", ".join(
             f"`{cell.cell_id}` {why}" for cell, why in rec.excluded[:3]
