@@ -211,3 +211,24 @@ def test_spawned_workers_import_the_objective_file_themselves(tmp_path, study_na
     summary = json.loads(out.read_text())
     assert summary["plan"]["start_method"] == "spawn"
     assert all(w["ready_s"] > w["load_s"] > 0 for w in summary["workers"])
+
+
+def test_dask_executor_runs_a_user_objective(tmp_path, study_name):
+    pytest.importorskip("distributed")
+    path = tmp_path / "quad.py"
+    path.write_text(
+        "from perfopt import stage\n"
+        "def objective(trial):\n"
+        "    x = trial.suggest_float('x', -10, 10)\n"
+        "    with stage('compute'):\n"
+        "        return (x - 2) ** 2\n"
+    )
+    url = f"journal://{tmp_path}/d.log"
+    cmd = [sys.executable, "-m", "perfopt", "optimize", "--objective", f"{path}:objective",
+           "--n-trials", "8", "--executor", "dask", "--dask-scheduler", "local:2",
+           "--study-name", study_name, "--storage", url, "--no-progress"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    study = open_study(study_name, url)
+    check_counts(study, 8)
+    assert all("compute" in t.user_attrs["timers"] for t in study.get_trials())
