@@ -11,7 +11,9 @@ Both on a fresh study on the same kind of storage (a new file per run), TPE samp
 Trials/s is N over the optimize call's wall time (A: around study.optimize; B: the
 summary's wall, which includes starting the workers), and over the whole command
 (imports included). Prints each run, then processes/threads as a ratio with its 95%
-interval (perfopt.harness.stats.ratio) and the load average before and after.
+interval (perfopt.harness.stats.ratio, unpaired), the same paired by repeat (the
+geometric mean of each repeat's ratio with its t-interval: load that drifts between
+repeats cancels), and the load average before and after.
 """
 
 from __future__ import annotations
@@ -110,8 +112,14 @@ def main() -> int:
                   flush=True)  # fmt: skip
     load_after = os.getloadavg()
     for key, label in (("rate", "optimize call"), ("whole_rate", "whole command")):
-        ratio = stats.ratio([x[key] for x in runs["threads"]], [x[key] for x in runs["processes"]])
-        print(f"processes / threads, trials/s ({label}): {ratio.text()}")
+        threads = [x[key] for x in runs["threads"]]
+        procs = [x[key] for x in runs["processes"]]
+        ratio = stats.ratio(threads, procs)
+        print(f"processes / threads, trials/s ({label}): {ratio.text()} (unpaired)")
+        # Each repeat's two runs ran back to back: their ratio cancels load that drifts
+        # between repeats (other processes on a shared machine).
+        paired = stats.level([p / t for p, t in zip(procs, threads, strict=True)])
+        print(f"  paired by repeat: {paired.text('{:.2f}')}x (geometric mean, 95% t-interval)")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min); {os.cpu_count()} CPUs")
     return 0
