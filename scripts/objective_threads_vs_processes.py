@@ -119,7 +119,8 @@ def main() -> int:
         # Each repeat's two runs ran back to back: their ratio cancels load that drifts
         # between repeats (other processes on a shared machine).
         paired = stats.level([p / t for p, t in zip(procs, threads, strict=True)])
-        print(f"  paired by repeat: {paired.text('{:.2f}')}x (geometric mean, 95% t-interval)")
+        print(f"  paired by repeat: {paired.value:.2f}x {paired.interval_text('{:.2f}')}, "
+              f"n={paired.n} (geometric mean of each repeat's ratio, 95% t-interval)")
     print(f"load average before {load_before[0]:.2f} {load_before[1]:.2f}, "
           f"after {load_after[0]:.2f} {load_after[1]:.2f} (1 and 5 min); {os.cpu_count()} CPUs")
     return 0
