@@ -38,6 +38,7 @@ class Spin(Workload):
     name = "spin"
     axes = {"loops": [10000, 40000]}
     defaults = {"loops": 10000}
+    problem_axes = {"loops": "more work"}
 
     def run(self, params, cache_dir, workdir):
         start = time.perf_counter()
@@ -158,3 +159,25 @@ def test_matrix_over_a_user_objective_and_class_judges_their_targets(matrix_dir,
     # the built-in teams' claims are about other workloads: not judged here
     assert "trial-parallel-2-3x" not in report
     assert "## Recommendations" in report or "Recommendation" in report
+
+
+def test_until_ci_narrows_the_pairs_of_a_user_comparison(matrix_dir):
+    from perfopt.harness.schedule import wide_cells
+
+    spec = load_spec(str(matrix_dir / "my.toml"))
+    spin = [c for c in cells_mod.expand(spec) if c.workload == "Spin"]
+    # two cells, a noisy ratio (+-50%): both are in the judged pair of the user's claim
+    lines = []
+    for c, runs in zip(spin, ([1.0, 2.0, 1.5], [4.0, 8.0, 6.0]), strict=True):
+        lines.append({
+            "schema": 3, "kind": "cell", "matrix": "mine", "cell_id": c.cell_id,
+            "label": c.label, "workload": c.workload, "grid": c.grid, "params": c.params,
+            "baseline": c.baseline, "status": "ok", "error": None, "repeats": runs,
+            "problem_axes": dict(c.problem_axes),
+            "runs": [{"seconds": s, "metrics": {}, "stages": {}} for s in runs],
+            "measurement": {"seconds": runs[1], "stages": {}, "metrics": {}, "info": {}},
+            "environment": {"hostname": "h", "commit": "c", "physical_cores": 2},
+        })  # fmt: skip
+    assert {c.cell_id for c in spin} <= wide_cells(lines, 0.1, spec.targets)
+    # "loops" changes the problem, so no recommendation compares them: only the claim
+    assert not wide_cells(lines, 0.1)
