@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "perfopt.cli.backtest",
     "perfopt.cli.train",
     "perfopt.cli.optimize",
+    "perfopt.cli.advise",
     "perfopt.cli.selfplay",
     "perfopt.cli.profile",
     "perfopt.cli.matrix",

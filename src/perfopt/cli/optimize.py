@@ -1,8 +1,9 @@
-"""`perfopt optimize`: Optuna searches, daily cross-sectional or a timeframe grid.
+"""`perfopt optimize`: Optuna searches, daily cross-sectional, a timeframe grid, or yours.
 
-Two modes, chosen by the flags: without --symbol/--timeframe-grid the daily
-cross-sectional strategy (prices.sqlite panel); with them one intraday study per
-LTF@HTF pair. Flags of one mode are refused in the other, before any work starts.
+Three modes, chosen by the flags: --objective SPEC runs the user's own objective
+(perfopt.cli.user_objective); without it and without --symbol/--timeframe-grid the
+daily cross-sectional strategy (prices.sqlite panel); with those one intraday study
+per LTF@HTF pair. Flags of one mode are refused in the others, before any work starts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "LTF@HTF pair (--symbol --timeframe-grid)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Two modes.\n\n"
+            "Three modes.\n\n"
+            "YOUR OBJECTIVE (--objective path/to/file.py:function or package.module:function):\n"
+            "a standard Optuna objective f(trial) -> float (or floats with --directions), run\n"
+            "by the same plans: worker processes, exact counts, resume, Ctrl-C.\n"
+            "  perfopt optimize --objective examples/sklearn_objective.py:objective \\\n"
+            "      --direction maximize --n-trials 100 --n-jobs 2 --storage journal:///s.log\n\n"
             "DAILY (default): search momentum/volatility/RSI weights, lookbacks and top K of\n"
             "a monthly cross-sectional strategy over --data/prices.sqlite. Each trial\n"
             "backtests every window (walk-forward years or purged k-fold).\n"
@@ -32,24 +38,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and a grid summary table.\n"
             "  perfopt optimize --data DIR --symbol BTCUSDT --timeframe-grid 1m@15m,5m@1h \\\n"
             "      --n-trials 1000 --n-jobs 2 [--multi-objective] [--resume-from FILE]\n\n"
-            "Both modes: trials record stage timers and the run ends with trials/s, trial-time\n"
+            "Every mode: trials record stage timers and the run ends with trials/s, trial-time\n"
             "percentiles and IO ratio. A study is resumed until it holds --n-trials counted\n"
             "trials, counted in the storage: independent runs (other shells, hosts, a job\n"
             "array) with the same study name and storage together finish exactly --n-trials.\n"
             "--executor dask runs the trials on a Dask cluster instead of local processes."
         ),
     )
-    common = p.add_argument_group("both modes")
+    common = p.add_argument_group("every mode")
     daily = p.add_argument_group("daily mode only")
     grid = p.add_argument_group("timeframe-grid mode only (--symbol and --timeframe-grid)")
+    user = p.add_argument_group("your own objective (--objective SPEC)")
     dask = p.add_argument_group("executor")
     common.add_argument(
         "--data",
         type=Path,
-        required=True,
+        default=None,
         metavar="DIR",
         help="data folder (from `perfopt data generate`): prices.sqlite for daily runs, "
-        "intraday/<symbol>_1min.parquet for grid runs",
+        "intraday/<symbol>_1min.parquet for grid runs (required by both; not used with "
+        "--objective SPEC)",
     )
     daily.add_argument(
         "--start", default="2021-01-01", help="first day evaluated (default 2021-01-01)"
@@ -239,6 +247,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     _add_grid_flags(grid)
+    from perfopt.cli import user_objective
+
+    user_objective.add_flags(user)
     dask.add_argument(
         "--executor",
         choices=["local", "dask"],
@@ -257,6 +268,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         handler=_run,
         _only_daily={a.dest: a.default for a in daily._group_actions},
         _only_grid={a.dest: a.default for a in grid._group_actions},
+        _only_user={a.dest: a.default for a in user._group_actions},
     )
 
 
@@ -309,10 +321,11 @@ def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
         "--signal", choices=["rsi", "ma_cross"], default="rsi", help="LTF signal (default rsi)"
     )
     grid.add_argument(
-        "--objective",
+        "--metric",
         choices=["sharpe", "total_return"],
         default="sharpe",
-        help="single-objective value (default sharpe)",
+        help="single-objective value (default sharpe; formerly --objective, whose "
+        "sharpe/total_return still work with a deprecation note)",
     )
     grid.add_argument(
         "--multi-objective",
@@ -352,8 +365,13 @@ def _refuse_other_mode(args: argparse.Namespace, grid_mode: bool) -> None:
     """Flags of the other mode that differ from their defaults are a UserError."""
     from perfopt.errors import UserError
 
-    other = args._only_daily if grid_mode else args._only_grid
+    other = dict(args._only_daily if grid_mode else args._only_grid)
+    other.update({k: v for k, v in args._only_user.items() if k != "objective"})
     given = [d for d, default in other.items() if getattr(args, d) != default]
+    user_flags = [d for d in given if d in args._only_user]
+    if user_flags:
+        flags = ", ".join("--" + d.replace("_", "-") for d in user_flags)
+        raise UserError(f"{flags}: for your own objective; add --objective path/file.py:function")
     if given:
         flags = ", ".join("--" + d.replace("_", "-") for d in given)
         if grid_mode:
@@ -412,8 +430,16 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from perfopt.cli import user_objective
     from perfopt.errors import UserError
 
+    if user_objective.wants_user_objective(args):
+        return user_objective.run(args)
+    if args.data is None:
+        raise UserError(
+            "--data DIR is required for perfopt's own strategy (or give --objective "
+            "path/file.py:function to optimize your own objective)"
+        )
     grid_mode = args.symbol is not None or args.timeframe_grid is not None
     if grid_mode and (args.symbol is None or args.timeframe_grid is None):
         raise UserError(
@@ -453,7 +479,7 @@ def _run_grid(args: argparse.Namespace, cfg: object) -> int:
         enable=tuple(args.enable or ()),
         disable=tuple(args.disable or ()),
         signal=args.signal,
-        objective=args.objective,
+        objective=args.metric,
         fee=args.fee,
         slippage_bps=args.slippage_bps,
         reports_dir=args.reports_dir,

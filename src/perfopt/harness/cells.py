@@ -49,7 +49,8 @@ class Cell:
 def cell_id(workload: str, params: Mapping[str, Any]) -> str:
     """Return the deterministic id of a cell: workload name plus a hash of its params."""
     blob = json.dumps({"workload": workload, "params": params}, sort_keys=True, default=str)
-    return f"{workload}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+    # A user's "path/file.py:Class" would name a folder: the class name only.
+    return f"{registry.label(workload)}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
 def params_label(params: Mapping[str, Any]) -> str:
@@ -70,6 +71,8 @@ def expand(spec: MatrixSpec) -> list[Cell]:
             try:
                 classes[grid.workload] = registry.load_class(path)
             except registry.WorkloadUnavailable as exc:
+                if ":" in grid.workload:  # the user's own class: say so now, not as skips
+                    raise UserError(f"{spec.source}: grid {grid.name!r}: {exc}") from None
                 classes[grid.workload] = str(exc)
         loaded = classes[grid.workload]
         cls = None if isinstance(loaded, str) else loaded
@@ -94,7 +97,7 @@ def expand(spec: MatrixSpec) -> list[Cell]:
             cells.append(
                 Cell(
                     cell_id=cid,
-                    workload=grid.workload,
+                    workload=registry.label(grid.workload),
                     import_path=path,
                     grid=grid.name,
                     params=params,

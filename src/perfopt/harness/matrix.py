@@ -61,6 +61,7 @@ def run_matrix(
     results_path = out_dir / RESULTS_NAME
     results_path.touch()  # so that a run interrupted in its first grid can be resumed
     results.repair_tail(results_path)
+    _write_targets(results_path, spec)
     done = results.finished_ids(results_path) if resume else set()
     todo = [c for c in chosen if c.cell_id not in done]
     # Nothing outside the run folder when --out is given (cache/ inside it), else runs/cache.
@@ -110,6 +111,19 @@ def run_matrix(
         resumed=len(chosen) - len(todo),
         notes=notes,
     )
+
+
+def _write_targets(results_path: Path, spec: MatrixSpec) -> None:
+    """Store the spec's own [[target]] claims, so `perfopt report` judges them again."""
+    if not spec.targets:
+        return
+    from perfopt.harness.user_targets import from_records, to_json
+
+    if from_records(results.load(results_path)) == spec.targets:
+        return  # a resumed run: already there
+    line = {"schema": results.SCHEMA, "kind": "targets", "matrix": spec.name,
+            "targets": to_json(spec.targets)}  # fmt: skip
+    results.append(results_path, line)
 
 
 def _write(results_path: Path, out_dir: Path, record: dict[str, Any]) -> None:

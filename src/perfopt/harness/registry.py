@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Mapping
 
 from perfopt.errors import UserError
@@ -24,6 +25,7 @@ _BUILTIN: dict[str, str] = {
     "train": "perfopt.train.workload:TrainWorkload",
     "selfplay": "perfopt.selfplay.workload:SelfplayWorkload",
     "command": "perfopt.command.workload:CommandWorkload",
+    "objective": "perfopt.optimize.objective_workload:ObjectiveWorkload",
 }
 _REGISTERED: dict[str, str] = {}
 
@@ -51,8 +53,27 @@ def workloads() -> dict[str, str]:
     return table
 
 
+def label(name: str) -> str:
+    """The name records and reports use: a user's "path/file.py:Class" becomes "Class"."""
+    if ":" not in name:
+        return name
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name.rpartition(":")[2])
+
+
+def is_builtin(name: str) -> bool:
+    """Whether a workload name is one of perfopt's own."""
+    return name in _BUILTIN
+
+
 def import_path(name: str) -> str:
-    """Return the import path of workload `name`, or raise UserError listing valid names."""
+    """Return the import path of workload `name`, or raise UserError listing valid names.
+
+    A name with ':' is itself a path: "module:Class" or "path/file.py:Class" (a user's
+    own `perfopt.Workload`).
+    """
+    if ":" in name:
+        _check_path(name, name)
+        return name
     table = workloads()
     if name not in table:
         raise UserError(f"unknown workload {name!r}; valid workloads: {', '.join(sorted(table))}")
@@ -60,8 +81,16 @@ def import_path(name: str) -> str:
 
 
 def load_class(path: str) -> type[Workload]:
-    """Import "module:Class" and return the class, or raise WorkloadUnavailable."""
-    module_name, _, class_name = path.partition(":")
+    """Import "module:Class" (or "file.py:Class") and return the class, or WorkloadUnavailable."""
+    module_name, _, class_name = path.rpartition(":")
+    if module_name.endswith(".py") or "/" in module_name:
+        from perfopt.optimize.user_objective import load_callable
+
+        try:
+            cls = load_callable(path, "workload")
+        except UserError as exc:
+            raise WorkloadUnavailable(str(exc)) from exc
+        return _checked(cls, path)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # noqa: BLE001 - any import failure means "not available"
@@ -71,6 +100,15 @@ def load_class(path: str) -> type[Workload]:
     cls = getattr(module, class_name, None)
     if cls is None:
         raise WorkloadUnavailable(f"workload module {module_name} has no class {class_name}")
+    return _checked(cls, path)
+
+
+def _checked(cls: object, path: str) -> type[Workload]:
+    if not (isinstance(cls, type) and issubclass(cls, Workload)):
+        raise WorkloadUnavailable(
+            f"workload {path}: {getattr(cls, '__name__', cls)!r} is not a subclass of "
+            "perfopt.Workload (docs/your-objective.md lists what it needs)"
+        )
     return cls
 
 

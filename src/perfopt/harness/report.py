@@ -73,7 +73,7 @@ def render(
     out.extend(_summary(cells, results_name))
     out.extend(_environment(cells))
     typed = records_mod.records(cells)
-    out.extend(targets_section(typed))
+    out.extend(targets_section(typed, _targets(records, cells)))
     out.extend(selfspeed)
     out.extend(recommendations_section(typed))
     for workload in _ordered({c["workload"] for c in cells}, cells):
@@ -84,6 +84,21 @@ def render(
 
 
 # ---------------------------------------------------------------- sections
+
+
+def _targets(records: Sequence[Mapping[str, Any]], cells: Sequence[Mapping[str, Any]]) -> Any:
+    """The claims to judge: a user matrix's own [[target]]s beside the built-in claims
+    about the workloads it ran; the built-in claims alone otherwise."""
+    from perfopt.harness.user_targets import from_records
+
+    own = from_records(records)
+    ran = {c["workload"] for c in cells}
+    from perfopt.harness.registry import is_builtin
+
+    if not own and all(is_builtin(w) and w != "objective" for w in ran):
+        return TARGETS
+    builtin = tuple(t for t in TARGETS if any(p.workload in ran for p in t.parts))
+    return (*own, *builtin)
 
 
 def _summary(cells: Sequence[Mapping[str, Any]], results_name: str) -> list[str]:

@@ -144,7 +144,7 @@ def _widen(
         return False
     ok = [s for s in states if s.failed is None and s.repeats]
     lines = [cell_record(s.cell, ctx, s.repeats, s.start) for s in ok]
-    wide = wide_cells(lines, options.until_ci_pct / 100.0)
+    wide = wide_cells(lines, options.until_ci_pct / 100.0, ctx.spec.targets)
     grow = [s for s in ok if s.cell.cell_id in wide and s.target < options.max_repeats]
     for s in grow:
         s.target += 1
@@ -153,15 +153,20 @@ def _widen(
     return bool(grow)
 
 
-def wide_cells(lines: Sequence[dict[str, Any]], half_width: float) -> set[str]:
-    """Ids of cells in a judged ratio whose interval is wider than +-half_width."""
+def wide_cells(
+    lines: Sequence[dict[str, Any]], half_width: float, own: Sequence[Any] = ()
+) -> set[str]:
+    """Ids of cells in a judged ratio whose interval is wider than +-half_width.
+
+    `own`: the matrix file's own [[target]] claims, judged beside the built-in ones.
+    """
     from perfopt.harness.recommend import recommend
     from perfopt.harness.records import records
-    from perfopt.harness.targets import evaluate_all, judged_pairs
+    from perfopt.harness.targets import TARGETS, evaluate_all, judged_pairs
 
     recs = records(lines)
     out: set[str] = set()
-    for pair in judged_pairs(evaluate_all(recs)):
+    for pair in judged_pairs(evaluate_all(recs, (*own, *TARGETS))):
         if pair.ratio.half_width is None or pair.ratio.half_width > half_width:
             out |= {pair.base.cell_id, pair.variant.cell_id}
     for rec in recommend(recs):

@@ -22,6 +22,12 @@ parameters, axes (the values to try), include/exclude rules and an optional base
     repeats = 3            # optional per grid
 
 A rule matches a cell when every key it names has that value (or one of a list).
+
+A user's own matrix (docs/your-objective.md) may name `workload = "objective"` with
+`objective = "path.py:function"` (and `objective_setup`) on the grid, or a
+`workload = "module:Class"` / `"path.py:Class"` implementing `perfopt.Workload`, and
+add `[[target]]` tables (perfopt.harness.user_targets). Relative .py paths are taken
+from the TOML file's folder.
 """
 
 from __future__ import annotations
@@ -46,8 +52,12 @@ _TOP_KEYS = {
     "pyspy_separate",
     "overhead",
     "grid",
+    "target",
 }
-_GRID_KEYS = {"name", "workload", "fixed", "axes", "include", "exclude", "baseline", "repeats"}
+_GRID_KEYS = {
+    "name", "workload", "fixed", "axes", "include", "exclude", "baseline", "repeats",
+    "objective", "objective_setup",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class MatrixSpec:
     pyspy: bool = True
     pyspy_separate: bool = True
     overhead: bool = False
+    targets: tuple[Any, ...] = ()  # claims.Target from [[target]] tables
 
     def with_overrides(
         self,
@@ -113,7 +124,7 @@ def load_spec(preset_or_file: str) -> MatrixSpec:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise UserError(f"matrix file {path} does not exist")
-        return parse_spec(path.read_text(encoding="utf-8"), str(path))
+        return parse_spec(path.read_text(encoding="utf-8"), str(path), path.resolve().parent)
     names = preset_names()
     if preset_or_file not in names:
         raise UserError(
@@ -126,8 +137,11 @@ def load_spec(preset_or_file: str) -> MatrixSpec:
     return parse_spec(text, f"preset {preset_or_file}")
 
 
-def parse_spec(text: str, source: str) -> MatrixSpec:
-    """Parse spec TOML text; `source` names the file in error messages."""
+def parse_spec(text: str, source: str, base_dir: Path | None = None) -> MatrixSpec:
+    """Parse spec TOML text; `source` names the file in error messages.
+
+    `base_dir` is where relative .py paths in SPECs start (the file's folder; default cwd).
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -137,12 +151,19 @@ def parse_spec(text: str, source: str) -> MatrixSpec:
     grids_raw = data.get("grid", [])
     if not isinstance(grids_raw, list) or not grids_raw:
         raise UserError(f"{source}: needs at least one [[grid]] table")
-    grids = [_parse_grid(raw, i, source) for i, raw in enumerate(grids_raw)]
+    base = base_dir or Path.cwd()
+    grids = [_parse_grid(raw, i, source, base) for i, raw in enumerate(grids_raw)]
     names = [g.name for g in grids]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UserError(f"{source}: grid names must be unique, repeated: {', '.join(dupes)}")
     default_name = re.sub(r"\.toml$", "", Path(source.removeprefix("preset ")).name)
+    from perfopt.harness.user_targets import parse_targets
+
+    targets = parse_targets(
+        data.get("target"), source, [g.workload for g in grids],
+        lambda name: resolve_spec_path(name, base),
+    )  # fmt: skip
     return MatrixSpec(
         name=str(data.get("name", default_name)),
         source=source,
@@ -154,10 +175,20 @@ def parse_spec(text: str, source: str) -> MatrixSpec:
         pyspy=bool(data.get("pyspy", True)),
         pyspy_separate=bool(data.get("pyspy_separate", True)),
         overhead=bool(data.get("overhead", False)),
+        targets=targets,
     )
 
 
-def _parse_grid(raw: Any, index: int, source: str) -> Grid:
+def resolve_spec_path(spec: str, base: Path) -> str:
+    """A 'path.py:name' SPEC with its relative path made absolute from `base`."""
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not (target.endswith(".py") or "/" in target):
+        return spec
+    path = Path(target).expanduser()
+    return f"{path if path.is_absolute() else (base / path).resolve()}:{attr}"
+
+
+def _parse_grid(raw: Any, index: int, source: str, base: Path) -> Grid:
     where = f"grid #{index + 1}"
     if not isinstance(raw, dict):
         raise UserError(f"{source}: {where} must be a table")
@@ -165,7 +196,9 @@ def _parse_grid(raw: Any, index: int, source: str) -> Grid:
     workload = raw.get("workload")
     if not isinstance(workload, str) or not workload:
         raise UserError(f'{source}: {where} needs workload = "NAME"')
-    name = str(raw.get("name", f"{workload}-{index + 1}"))
+    workload = resolve_spec_path(workload, base)
+    short = workload.rpartition(":")[2] if ":" in workload else workload
+    name = str(raw.get("name", f"{short}-{index + 1}"))
     where = f"grid {name!r}"
     axes_raw = raw.get("axes", {})
     if not isinstance(axes_raw, dict):
@@ -177,10 +210,22 @@ def _parse_grid(raw: Any, index: int, source: str) -> Grid:
             raise UserError(f"{source}: {where}: axis {axis!r} has no values")
         axes[axis] = values
     repeats = raw.get("repeats")
+    fixed = _table(raw.get("fixed", {}), source, where, "fixed")
+    for key in ("objective", "objective_setup"):
+        if key in raw:
+            if workload != "objective":
+                raise UserError(f'{source}: {where}: {key} belongs to workload = "objective"')
+            if not isinstance(raw[key], str) or ":" not in raw[key]:
+                raise UserError(
+                    f'{source}: {where}: {key} = "path.py:function" or "package.module:function"'
+                )
+            fixed[key] = resolve_spec_path(raw[key], base)
+    if workload == "objective" and "objective" not in fixed:
+        raise UserError(f'{source}: {where}: workload "objective" needs objective = "path.py:function"')
     return Grid(
         name=name,
         workload=workload,
-        fixed=_table(raw.get("fixed", {}), source, where, "fixed"),
+        fixed=fixed,
         axes=axes,
         include=_rules(raw.get("include", []), source, where, "include"),
         exclude=_rules(raw.get("exclude", []), source, where, "exclude"),

@@ -11,12 +11,17 @@ from collections.abc import Sequence
 from perfopt.harness.markdown import inline, table
 from perfopt.harness.recommend import Recommendation, recommend
 from perfopt.harness.records import CellRecord
-from perfopt.harness.targets import INCONCLUSIVE, TargetVerdict, evaluate_all
+from perfopt.harness.targets import INCONCLUSIVE, Target, TargetVerdict, evaluate_all
 
 
-def targets_section(records: Sequence[CellRecord]) -> list[str]:
-    """'## Target verdicts': a table with n and interval, then each verdict's reason."""
-    verdicts = evaluate_all(records)
+def targets_section(
+    records: Sequence[CellRecord], targets: Sequence[Target] | None = None
+) -> list[str]:
+    """'## Target verdicts': a table with n and interval, then each verdict's reason.
+
+    `targets`: the claims to judge (default: the built-in ones).
+    """
+    verdicts = evaluate_all(records) if targets is None else evaluate_all(records, targets)
     hosts = {v.host for v in verdicts if v.host is not None}
     lines = ["## Target verdicts\n"]
     lines.append(

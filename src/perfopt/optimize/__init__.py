@@ -2,10 +2,17 @@
 
 Importing this package imports neither numpy nor optuna (worker processes unpickle
 their arguments from here before their thread caps are set); `run_optimize` does.
+
+The package is callable: `perfopt.optimize(objective, n_trials=..., ...)` is
+`perfopt.optimize.public.optimize` (a user's own objective; returns the optuna.Study).
+A function of that name beside this package would be shadowed by the package itself
+once imported, so the package's module object takes the call.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from perfopt.optimize.config import (
@@ -41,6 +48,7 @@ __all__ = [
     "Window",
     "format_grid_summary",
     "format_summary",
+    "optimize",
     "physical_cores",
     "resolve_storage",
     "run_grid",
@@ -74,3 +82,20 @@ def format_grid_summary(grid: dict[str, Any]) -> str:
     from perfopt.optimize.grid import format_grid_summary as _format
 
     return _format(grid)
+
+
+def optimize(objective: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a user's objective with perfopt's plans (see perfopt.optimize.public.optimize)."""
+    from perfopt.optimize.public import optimize as _optimize
+
+    return _optimize(objective, *args, **kwargs)
+
+
+class _CallableModule(types.ModuleType):
+    """This package's module type: calling it calls `optimize`."""
+
+    def __call__(self, objective: Any, *args: Any, **kwargs: Any) -> Any:
+        return optimize(objective, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -42,11 +42,11 @@ class OptunaClock:
     def __init__(self) -> None:
         self.seconds = 0.0
 
-    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call fn(*args), adding its duration to `seconds`."""
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call fn(*args, **kwargs), adding its duration to `seconds`."""
         start = time.perf_counter()
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - start
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfopt.errors import PerfoptError, ServiceError
+from perfopt.errors import PerfoptError, ServiceError, UserError
 from perfopt.optimize import _bootstrap
 from perfopt.optimize.config import OptimizeConfig, Window
 from perfopt.optimize.storages import StorageSpec
@@ -221,6 +221,8 @@ def run_trial_processes(
                     _terminate_all(procs)
                     if report.get("service_error"):
                         raise ServiceError(report["service_error"])
+                    if report.get("user_error"):
+                        raise UserError(report["user_error"])
                     raise PerfoptError(
                         f"trial worker {index} (pid {proc.pid}) failed: "
                         f"{mask_url(report.get('error', 'exit status ' + str(proc.exitcode)))}\n"

@@ -117,7 +117,9 @@ def make_pruner(name: str, n_windows: int) -> Any:
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, n_windows))
+        # 0 steps: the objective reports what it likes (a user objective); Optuna sizes it.
+        max_resource: Any = n_windows if n_windows > 0 else "auto"
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource)
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
     raise ValueError(name)

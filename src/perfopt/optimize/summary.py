@@ -71,10 +71,8 @@ def summarize(
     counted_run = counts["complete"] + counts["pruned"] + counts["failed"]
     timed = [t.user_attrs["timers"] for t in finished if "timers" in t.user_attrs]
     totals = [tm["total"] for tm in timed]
-    stage_sums = {
-        name: sum(tm.get(name, 0.0) for tm in timed)
-        for name in ("data", "signals", "returns", "metrics", "total", "optuna")
-    }
+    names = stage_names(timed)
+    stage_sums = {name: sum(tm.get(name, 0.0) for tm in timed) for name in names}
     loop_total = sum(plan.loop_s)
     storage_s = (loop_total - stage_sums["total"]) / len(timed) if timed and plan.loop_s else None
     best, pareto = best_of(study)
@@ -105,7 +103,17 @@ def summarize(
             "p90": _percentile(totals, 0.9),
         },
         "stage_s": stage_sums,
-        "io_ratio": stage_sums["data"] / stage_sums["total"] if stage_sums["total"] else math.nan,
+        "stage_p50_p90_s": {
+            name: [
+                _percentile([tm.get(name, 0.0) for tm in timed], 0.5),
+                _percentile([tm.get(name, 0.0) for tm in timed], 0.9),
+            ]
+            for name in names
+        },
+        # A user objective without a "data" stage has no IO ratio to tell (not 0).
+        "io_ratio": stage_sums["data"] / stage_sums["total"]
+        if stage_sums["total"] and "data" in stage_sums
+        else math.nan,
         "storage_s_per_trial": storage_s,
         "thread_pools": thread_pools,
         "workers": [
@@ -136,6 +144,22 @@ def summarize(
         "dask": plan.dask,
         "warnings": [mask_url(w) for w in warnings],
     }
+
+
+BUILTIN_STAGES = ("data", "signals", "returns", "metrics")
+
+
+def stage_names(timers: list[dict[str, float]]) -> list[str]:
+    """Stage names of the trials' timers in first-seen order, then total and optuna.
+
+    The built-in objectives always list their four stages; a user objective lists the
+    `perfopt.stage` names it used.
+    """
+    seen: dict[str, None] = {}
+    for tm in timers:
+        seen.update(dict.fromkeys(k for k in tm if k not in ("total", "optuna")))
+    names = list(seen) if timers else list(BUILTIN_STAGES)
+    return [*names, "total", "optuna"]
 
 
 def best_of(study: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:

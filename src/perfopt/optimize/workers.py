@@ -173,10 +173,12 @@ def trial_worker_main(args: WorkerArgs) -> None:
         report["loop_s"] = time.perf_counter() - loop_start
         write_report(args.report_dir, args.index, report)
     except Exception as exc:
-        from perfopt.errors import ServiceError
+        from perfopt.errors import ServiceError, UserError
 
         if isinstance(exc, ServiceError):
             report["service_error"] = str(exc)  # one line for the user, no traceback
+        elif isinstance(exc, UserError):
+            report["user_error"] = str(exc)  # e.g. a user objective that raised
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc()
         write_report(args.report_dir, args.index, report)
