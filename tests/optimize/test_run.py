@@ -180,3 +180,15 @@ def test_forked_workers_inherit_the_prebuilt_objective_and_find_the_same_values(
         check_trials(study, 6)
         values[method] = [(t.params, t.value) for t in study.get_trials()]
     assert values["fork"] == values["spawn"]
+
+
+def test_tpe_multivariate_sampler_runs_the_study(data_dir, tmp_path):
+    """--sampler tpe-multivariate: TPE with multivariate and group on, exact count."""
+    from perfopt.optimize.studies import make_sampler
+
+    sampler = make_sampler("tpe-multivariate", 1)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._multivariate and sampler._group
+    cfg = config(data_dir, "tpe-mv", "memory", mode="backtest", sampler="tpe-multivariate")
+    summary = run_optimize(cfg)
+    assert summary["study_counted_trials"] == 6
