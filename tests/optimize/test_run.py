@@ -192,3 +192,13 @@ def test_tpe_multivariate_sampler_runs_the_study(data_dir, tmp_path):
     cfg = config(data_dir, "tpe-mv", "memory", mode="backtest", sampler="tpe-multivariate")
     summary = run_optimize(cfg)
     assert summary["study_counted_trials"] == 6
+
+
+def test_naive_access_workers_open_their_own_sqlite_connection(data_dir, tmp_path):
+    """No SQLite connection crosses fork: with naive access each worker builds its own."""
+    url = f"journal://{tmp_path}/naive.log"
+    cfg = config(data_dir, "naive-fork", url, mode="trial", n_jobs=2, n_trials=4, access="naive")
+    summary = run_optimize(cfg)
+    assert summary["prebuilt"] is None
+    assert all("prebuilt" not in w for w in summary["workers"])
+    check_trials(load(summary), 4)

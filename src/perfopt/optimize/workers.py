@@ -111,11 +111,13 @@ def prebuild_objective(cfg: OptimizeConfig, task: TrialTask) -> dict[str, Any] |
     """Build the task's objective in this process for forked workers to inherit.
 
     Only for the fork start method without a window pool (a pool's processes belong to
-    one worker); returns the build's info, or None when workers must build their own.
+    one worker) and not for naive access, whose evaluator keeps an open SQLite
+    connection (SQLite forbids using one across fork); returns the build's info, or None
+    when workers must build their own.
     """
     global _PREBUILT
     _PREBUILT = None
-    if cfg.start_method != "fork" or cfg.uses_pool:
+    if cfg.start_method != "fork" or cfg.uses_pool or cfg.access == "naive":
         return None
     objective, info = task.build(cfg, None)
     _PREBUILT = (objective, {**info, "prebuilt": True})
