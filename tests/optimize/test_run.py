@@ -154,3 +154,51 @@ def test_postgres_counts_resume_and_masked_password(data_dir, study_name, pg_url
     assert summary["trials"]["complete"] == 2
     study = optuna.load_study(study_name=study_name, storage=pg_url)
     check_trials(study, 4)
+
+
+def test_forked_workers_inherit_the_prebuilt_objective_and_find_the_same_values(
+    data_dir, tmp_path
+):
+    """fork: the supervisor loads and warms once, workers reuse it; spawn builds per worker.
+
+    Same seed, one worker: the prebuilt objective gives the very values a worker's own
+    build gives (it is the same computation, only loaded once).
+    """
+    values = {}
+    for method in ("fork", "spawn"):
+        url = f"journal://{tmp_path}/{method}.log"
+        summary = run_optimize(
+            config(data_dir, f"pre-{method}", url, mode="trial", n_jobs=1, start_method=method)
+        )
+        (worker,) = summary["workers"]
+        if method == "fork":
+            assert summary["prebuilt"]["pid"] != worker["pid"]  # built in the supervisor
+            assert summary["prebuilt"]["load_s"] > 0 and worker["prebuilt"] is True
+        else:
+            assert summary["prebuilt"] is None and "prebuilt" not in worker
+        study = load(summary)
+        check_trials(study, 6)
+        values[method] = [(t.params, t.value) for t in study.get_trials()]
+    assert values["fork"] == values["spawn"]
+
+
+def test_tpe_multivariate_sampler_runs_the_study(data_dir, tmp_path):
+    """--sampler tpe-multivariate: TPE with multivariate and group on, exact count."""
+    from perfopt.optimize.studies import make_sampler
+
+    sampler = make_sampler("tpe-multivariate", 1)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._multivariate and sampler._group
+    cfg = config(data_dir, "tpe-mv", "memory", mode="backtest", sampler="tpe-multivariate")
+    summary = run_optimize(cfg)
+    assert summary["study_counted_trials"] == 6
+
+
+def test_naive_access_workers_open_their_own_sqlite_connection(data_dir, tmp_path):
+    """No SQLite connection crosses fork: with naive access each worker builds its own."""
+    url = f"journal://{tmp_path}/naive.log"
+    cfg = config(data_dir, "naive-fork", url, mode="trial", n_jobs=2, n_trials=4, access="naive")
+    summary = run_optimize(cfg)
+    assert summary["prebuilt"] is None
+    assert all("prebuilt" not in w for w in summary["workers"])
+    check_trials(load(summary), 4)

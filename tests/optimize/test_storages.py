@@ -110,3 +110,31 @@ def test_journal_storage_opens(tmp_path):
     study = optuna.create_study(storage=open_storage(spec), study_name="j")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     assert len(study.trials) == 2
+
+
+def test_journal_backend_syncs_once_per_trial_step_and_reads_like_optuna(tmp_path):
+    """Records are written as Optuna writes them; only study and trial-state records fsync."""
+    import os
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from perfopt.optimize.storages import StorageSpec, open_storage
+
+    path = tmp_path / "s.log"
+    storage = open_storage(StorageSpec("journal", str(path), "test"))
+    study = optuna.create_study(study_name="j", storage=storage)
+    syncs = []
+    real_fsync = os.fsync
+    os.fsync = lambda fd: (syncs.append(fd), real_fsync(fd))[1]
+    try:
+        study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("y", 0, 3), 3)
+    finally:
+        os.fsync = real_fsync
+    records = [line for line in path.read_text().splitlines() if line]
+    assert len(syncs) < len(records) - 3 * 2  # params were written without their own fsync
+    # A plain Optuna backend reads the same study back.
+    plain = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    again = optuna.load_study(study_name="j", storage=plain).trials
+    assert [t.params for t in again] == [t.params for t in study.trials]
+    assert [t.value for t in again] == [t.value for t in study.trials]

@@ -161,10 +161,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_argument(
         "--sampler",
-        choices=["tpe", "random", "cmaes", "nsga2"],
+        choices=["tpe", "tpe-multivariate", "random", "cmaes", "nsga2"],
         default=None,
-        help="Optuna sampler (default tpe; nsga2, the default with --multi-objective, needs "
-        "--multi-objective)",
+        help="Optuna sampler (default tpe; tpe-multivariate is TPE with multivariate=True, "
+        "group=True; nsga2, the default with --multi-objective, needs --multi-objective). "
+        "Cost per trial as the study grows: docs/parallel.md",
     )
     common.add_argument(
         "--pruner",

@@ -140,6 +140,9 @@ def _client(cfg: OptimizeConfig) -> Any:
         },
         # A task whose worker dies fails at once; the driver settles its trial.
         "distributed.scheduler.allowed-failures": 0,
+        # The worker's statistical profiler samples every task thread's stack every
+        # 10 ms from the event loop, taking the GIL from the trial: off for our workers.
+        "distributed.worker.profile.enabled": False,
     }
     # The nanny also writes the pre-spawn variables into this process's environment.
     with dask.config.set(settings), _bootstrap.capped_environ(cfg.thread_cap):

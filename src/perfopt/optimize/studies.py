@@ -88,6 +88,12 @@ def make_sampler(
 
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
+    if name == "tpe-multivariate":
+        import warnings
+
+        with warnings.catch_warnings():  # both options are "experimental" in Optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
@@ -100,7 +106,7 @@ def make_sampler(
         return optuna.samplers.NSGAIISampler(
             seed=seed, population_size=population_size, crossover_prob=crossover_prob
         )
-    raise UserError(f"unknown --sampler {name!r}; choose tpe, random, cmaes or nsga2")
+    raise UserError(f"unknown --sampler {name!r}; choose tpe, tpe-multivariate, random, cmaes or nsga2")
 
 
 def sampler_for(cfg: Any, seed: int) -> Any:

@@ -126,6 +126,7 @@ def summarize(
                     "ready_s",
                     "load_s",
                     "warmup_s",
+                    "prebuilt",
                     "loop_s",
                     "environ_at_start",
                 )
@@ -133,6 +134,8 @@ def summarize(
             }  # fmt: skip
             for w in plan.workers
         ],
+        # Built once by the supervisor before forking; workers' load_s/warmup_s are its.
+        "prebuilt": plan.prebuilt,
         "pool": None if not plan.pool else {k: v for k, v in plan.pool.items() if k != "workers"},
         "lost_workers": [
             {k: w.get(k) for k in ("index", "pid", "signal")} for w in plan.lost_workers

@@ -9,6 +9,12 @@ counter (`Slots`) still comes first: the workers of one run reserve a slot befor
 trial, so they never race each other for the last place (the storage check would turn
 the loser into a surplus trial). The supervisor returns the slot of a worker that died.
 
+Forked workers start in milliseconds: with the fork start method (and no window pool)
+the supervisor builds the objective once before it starts them (panel loaded, numba
+warm; `prebuild_objective`), and every worker, replacements included, inherits it
+copy-on-write instead of loading and compiling again. With spawn or forkserver each
+worker builds its own.
+
 A worker writes `worker-<index>.json` (pid, ready time, thread pools, loop time, error)
 into the run's report folder; a SIGKILLed worker writes nothing more, which is fine.
 """
@@ -97,6 +103,33 @@ def write_report(report_dir: Path, index: int, report: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+# The objective the supervisor built before forking (objective, info), or None.
+_PREBUILT: tuple[Any, dict[str, Any]] | None = None
+
+
+def prebuild_objective(cfg: OptimizeConfig, task: TrialTask) -> dict[str, Any] | None:
+    """Build the task's objective in this process for forked workers to inherit.
+
+    Only for the fork start method without a window pool (a pool's processes belong to
+    one worker) and not for naive access, whose evaluator keeps an open SQLite
+    connection (SQLite forbids using one across fork); returns the build's info, or None
+    when workers must build their own.
+    """
+    global _PREBUILT
+    _PREBUILT = None
+    if cfg.start_method != "fork" or cfg.uses_pool or cfg.access == "naive":
+        return None
+    objective, info = task.build(cfg, None)
+    _PREBUILT = (objective, {**info, "prebuilt": True})
+    return info
+
+
+def clear_prebuilt() -> None:
+    """Drop the supervisor's prebuilt objective (its panel) once the workers are done."""
+    global _PREBUILT
+    _PREBUILT = None
+
+
 def build_objective(
     cfg: OptimizeConfig, windows: tuple[Window, ...], tickers: tuple[str, ...], pool: Any
 ) -> tuple[Any, Any]:
@@ -139,7 +172,10 @@ def trial_worker_main(args: WorkerArgs) -> None:
     pool = None
     try:
         pool, pool_info = task.open_pool(cfg) if cfg.uses_pool else (None, None)
-        objective, info = task.build(cfg, pool)
+        if _PREBUILT is not None and pool is None:
+            objective, info = _PREBUILT  # inherited through fork: loaded and warm
+        else:
+            objective, info = task.build(cfg, pool)
         storage = open_storage(args.storage, args.heartbeat)
         study = optuna.load_study(
             study_name=cfg.study_name,
