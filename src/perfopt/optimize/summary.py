@@ -17,6 +17,7 @@ from typing import Any
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.plans import PlanResult
 from perfopt.optimize.storages import StorageSpec
+from perfopt.units import MISSING, fmt_duration, is_missing
 from perfopt.urls import mask_url
 
 
@@ -153,10 +154,10 @@ def best_of(study: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | N
 
 
 def _fmt(x: float | None, unit: str = "s") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
+    if is_missing(x):
+        return MISSING
     if unit == "s":
-        return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+        return fmt_duration(x)
     return f"{x:.3g}"
 
 
