@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from perfopt.cli import checks
+from perfopt.cli import checks, config_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,10 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument(
         "--data",
         type=Path,
-        required=True,
+        default=None,
         metavar="DIR",
         help="data folder (from `perfopt data generate`): prices.sqlite for daily runs, "
-        "intraday/<symbol>_1min.parquet for grid runs",
+        "intraday/<symbol>_1min.parquet for grid runs (required, here or in --config)",
     )
     daily.add_argument(
         "--start", default="2021-01-01", help="first day evaluated (default 2021-01-01)"
@@ -253,6 +253,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tcp://HOST:PORT of a running scheduler, or local:N for a local cluster of N "
         "worker processes on 127.0.0.1 (with --executor dask)",
     )
+    common.add_argument(
+        "--status",
+        action="store_true",
+        help="run nothing: print the progress of the study (--study-name) or of every study "
+        "in the storage (trials per state, counted/--n-trials, best value, trials/min and "
+        "time left); safe while other runs write to it",
+    )
+    config_file.add_config_flag(p, "optimize")
     p.set_defaults(
         handler=_run,
         _only_daily={a.dest: a.default for a in daily._group_actions},
@@ -275,7 +283,7 @@ def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
         metavar="T",
         help="study name per pair (default {symbol}_{ltf_slug}_{htf_slug}{suffix}); "
         "placeholders {symbol} {symbol_slug} {ltf} {ltf_slug} {htf} {htf_slug} {index} "
-        "{total} {suffix}",
+        "{total} {suffix} {hash} (8 hex digits of the search settings)",
     )
     grid.add_argument(
         "--run-tag-template",
@@ -411,8 +419,23 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
     )
 
 
+def _status(args: argparse.Namespace) -> int:
+    from perfopt.optimize.status import format_status, read_status
+    from perfopt.optimize.storages import resolve_storage
+
+    spec = resolve_storage(args.storage, args.storage_url_env, args.study_name or "perfopt")
+    print(format_status(read_status(spec, args.study_name), args.n_trials))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from perfopt.errors import UserError
+
+    config_file.apply_config_file(args)
+    if args.status:
+        return _status(args)
+    if args.data is None:
+        raise UserError("--data DIR is required (on the command line or as data = ... in --config)")
 
     grid_mode = args.symbol is not None or args.timeframe_grid is not None
     if grid_mode and (args.symbol is None or args.timeframe_grid is None):
