@@ -241,10 +241,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_grid_flags(grid)
     dask.add_argument(
         "--executor",
-        choices=["local", "dask"],
+        choices=["local", "dask", "ray"],
         default="local",
         help="local: trials in this host's processes (--parallel-mode, --n-jobs); dask: one "
-        "task per trial on a Dask cluster sharing the storage (default local)",
+        "task per trial on a Dask cluster sharing the storage; ray: the same on Ray "
+        "(pip install 'perfopt[ray]') (default local)",
+    )
+    dask.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="local:N for a Ray instance of N CPUs started for the run, auto for one started "
+        "on this host with `ray start --head`, or ray://HOST:PORT (with --executor ray)",
     )
     dask.add_argument(
         "--dask-scheduler",
@@ -415,6 +423,7 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         crossover_prob=args.crossover_prob,
         executor=args.executor,
         dask_scheduler=args.dask_scheduler,
+        ray_address=args.ray_address,
         **extra,
     )
 
