@@ -117,6 +117,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="processes running the windows of a trial (backtest and hybrid modes)",
     )
+    daily.add_argument(
+        "--bt-pool",
+        choices=["process", "thread"],
+        default="process",
+        help="what runs a trial's windows in parallel (backtest and hybrid modes): process "
+        "(default; true parallelism, each pays its start-up) or thread (starts in "
+        "milliseconds, shares memory; gains only where numpy releases the GIL)",
+    )
     common.add_argument(
         "--start-method",
         choices=["spawn", "fork", "forkserver"],
@@ -400,6 +408,7 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         mode=args.parallel_mode,
         n_jobs=args.n_jobs,
         bt_workers=args.bt_workers,
+        bt_pool=args.bt_pool,
         start_method=args.start_method,
         blas_threads=args.blas_threads,
         access=args.access,

@@ -22,6 +22,7 @@ PRUNERS = ("none", "median", "hyperband", "asha")
 CV_KINDS = ("walk-forward", "purged-kfold")
 NAN_POLICIES = ("fail", "penalty")
 EXECUTORS = ("local", "dask", "ray")
+BT_POOLS = ("process", "thread")
 # (total_return, |max_drawdown|): perfopt.intraday.MULTI_OBJECTIVE_DIRECTIONS, kept here
 # because importing perfopt.intraday loads numpy (worker processes unpickle this first).
 MULTI_DIRECTIONS: tuple[str, str] = ("maximize", "minimize")
@@ -79,6 +80,7 @@ class OptimizeConfig:
     mode: str = "trial"
     n_jobs: int = 1
     bt_workers: int = 1
+    bt_pool: str = "process"  # how a trial's windows run in parallel: "process" or "thread"
     start_method: str = "fork"
     blas_threads: int | None = None
     access: str = "bulk"
@@ -150,6 +152,8 @@ class OptimizeConfig:
             )
         if self.bt_workers < 1:
             raise UserError(f"--bt-workers must be at least 1, got {self.bt_workers}")
+        if self.bt_pool not in BT_POOLS:
+            raise UserError(f"--bt-pool must be one of {', '.join(BT_POOLS)}, got {self.bt_pool!r}")
         if self.timeout is not None and not (0 < self.timeout < math.inf):
             raise UserError(f"--timeout must be positive seconds, got {self.timeout}")
         if self.blas_threads is not None and self.blas_threads < 1:
@@ -289,6 +293,7 @@ class OptimizeConfig:
             "mode": self.mode,
             "n_jobs": self.n_jobs,
             "bt_workers": self.bt_workers,
+            "bt_pool": self.bt_pool,
             "start_method": self.start_method,
             "blas_threads": self.thread_cap,
             "access": self.access,
