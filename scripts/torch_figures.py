@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,10 +29,39 @@ def perfopt(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*PERFOPT, *args], capture_output=True, text=True)
 
 
+def describe_cut(per_sample: list[float], chunk: list[float]) -> str:
+    """The chunk loader's effect on the epoch, in words, with the spread of each loader.
+
+    Each list holds the timed epochs of one loader (after the warm-up epoch). A negative
+    cut reads "the chunk loader was slower", and when the two loaders' ranges overlap the
+    difference is called what it is: within the run-to-run spread.
+    """
+    a, b = statistics.median(per_sample), statistics.median(chunk)
+    cut = 1 - b / a
+
+    def spread(xs: list[float]) -> str:
+        m = statistics.median(xs)
+        return f"{min(xs):.3f}-{max(xs):.3f} s ({100 * (max(xs) - min(xs)) / m:.0f}% of the median)"
+
+    ranges = (
+        f"per-sample epochs {spread(per_sample)}, chunk epochs {spread(chunk)} over "
+        f"{len(per_sample)} and {len(chunk)} timed epochs"
+    )
+    overlap = min(per_sample) <= max(chunk) and min(chunk) <= max(per_sample)
+    noise = "; the ranges overlap: within the spread, no difference shown" if overlap else ""
+    if cut >= 0:
+        return f"chunk loader cuts the epoch by {100 * cut:.1f}% ({ranges}{noise})"
+    return (
+        f"the chunk loader was slower: its epoch took {100 * (b / a - 1):.1f}% longer "
+        f"({ranges}{noise}; on a busy machine a loader that reads less can still lose to "
+        "other processes' load)"
+    )
+
+
 def train(data: Path, out: Path, loader: str, amp: bool, device: str) -> dict[str, Any] | str:
-    """One epoch (after a warm-up epoch) with one loader; the result, or why it did not run."""
+    """Three epochs with one loader (the first is a warm-up); the result, or why it did not run."""
     result = out / f"train-{loader}-{amp}.json"
-    args = ["train", "--data", str(data), "--loader", loader, "--epochs", "2"]
+    args = ["train", "--data", str(data), "--loader", loader, "--epochs", "3", "--no-progress"]
     args += ["--batch-size", "128", "--device", device, "--json", str(result)]
     args += ["--amp" if amp else "--no-amp"]
     done = perfopt(args)
@@ -56,24 +86,24 @@ def main(device: str) -> None:
         out = Path(tmp)
         data = out / "seq.h5"
         perfopt(["data", "sequences", *SEQUENCES, "--out", str(data)]).check_returncode()
-        print(f"train, {' '.join(SEQUENCES)}, batch 128, last of 2 epochs:")
+        print(f"train, {' '.join(SEQUENCES)}, batch 128, epochs 2 and 3 of 3 (the first warms up):")
         for amp in (False, True):
-            epochs = {}
+            epochs: dict[str, list[float]] = {}
             for loader in ("per-sample", "chunk"):
                 r = train(data, out, loader, amp, device)
                 if isinstance(r, str):
                     print(f"  amp {amp!s:5} {loader:10}: not run: {r}")
                     continue
                 last = r["epochs"][-1]
-                epochs[loader] = last["seconds"]
+                epochs[loader] = [e["seconds"] for e in r["epochs"][1:]]
                 print(
                     f"  amp {amp!s:5} {loader:10}: epoch {last['seconds']:.3f} s "
                     f"(data wait {last['data_wait_s']:.3f} s, compute {last['compute_s']:.3f} s), "
-                    f"{last['samples'] / last['seconds']:.0f} samples/s ({r['amp_mode']})"
+                    f"{last['samples'] / last['seconds']:.0f} samples/s ({r['amp_mode']}, "
+                    f"{r['loader_info'].get('torch_threads', '?')} torch threads)"
                 )
             if len(epochs) == 2:
-                cut = 1 - epochs["chunk"] / epochs["per-sample"]
-                print(f"  amp {amp!s:5} chunk loader cuts the epoch by {100 * cut:.1f}%")
+                print(f"  amp {amp!s:5} {describe_cut(epochs['per-sample'], epochs['chunk'])}")
         print(f"self-play, {' '.join(GAMES)}:")
         serial = {}
         for batch in (1, 8, 32):

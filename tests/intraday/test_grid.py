@@ -61,6 +61,8 @@ def test_grid_errors(grid, message):
 def test_context_and_default_templates():
     ltf, htf = parse_timeframe("1m"), parse_timeframe("60")
     ctx = grid_context("BINANCE:ENAUSDT", ltf, htf, index=2, total=6, suffix="_a1b2")
+    digest = ctx.pop("hash")  # of the settings: tests/optimize/test_source_rows.py
+    assert len(digest) == 8 and int(digest, 16) >= 0
     assert ctx == {
         "symbol": "BINANCE:ENAUSDT",
         "symbol_slug": "binance_enausdt",
@@ -72,6 +74,7 @@ def test_context_and_default_templates():
         "total": 6,
         "suffix": "_a1b2",
     }
+    ctx["hash"] = digest
     assert render_template(DEFAULT_STUDY_TEMPLATE, **ctx) == "BINANCE:ENAUSDT_1m_1h_a1b2"
     assert render_template(DEFAULT_RUN_TAG_TEMPLATE, **ctx) == "BINANCE:ENAUSDT_1m_1h"
     assert render_template("{symbol_slug}_{ltf_slug}_{htf_slug}", **ctx) == "binance_enausdt_1m_1h"

@@ -97,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 2
     _setup_logging(args.verbose)
+    # what --config needs to tell flags given on the command line from the file's values
+    args._argv = list(argv) if argv is not None else sys.argv[1:]
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from perfopt.cli import checks
+from perfopt.units import fmt_duration, fmt_number, fmt_pct, is_missing
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -117,28 +117,54 @@ def format_result(result) -> str:
         f"backtest: {len(result.tickers)} tickers x {len(result.dates)} dates, engine {info['engine']}, "
         f"{info['source']}/{info['access']}, {info['workers']} worker(s)"
         + (f" ({info['start_method']})" if info.get("start_method") else ""),
-        "stages (s):",
+        "stages:",
     ]
     main_stages = ("load", "signals", "simulate", "metrics", "total")
     for name in main_stages:
         if name not in result.stages:  # numba: signals are timed inside simulate
             lines.append(f"  {name:<10} {'-':>10}  (inside simulate: one fused kernel)")
             continue
-        lines.append(f"  {name:<10} {result.stages[name]:10.4f}")
+        lines.append(f"  {name:<10} {fmt_duration(result.stages[name]):>10}")
     extra = [name for name in result.stages if name not in main_stages]
     if extra:
         lines.append(
-            "  sharding (in total): " + ", ".join(f"{n} {result.stages[n]:.4f}" for n in extra)
+            "  sharding (in total): " + ", ".join(f"{n} {fmt_duration(result.stages[n])}" for n in extra)
         )
     lines.append(
-        f"  {'compile':<10} {info['compile_s']:10.4f}  (numba compile or cache load, not in total)"
+        f"  {'compile':<10} {fmt_duration(info['compile_s']):>10}  (numba compile or cache load, not in total)"
     )
+    note = parallel_cost_note(result)
+    if note:
+        lines.append(note)
     lines.append("metrics:")
     for key, value in result.metrics.items():
-        shown = (
-            "n/a"
-            if isinstance(value, float) and math.isnan(value)
-            else (f"{value:.6g}" if isinstance(value, float) else str(value))
-        )
+        shown = fmt_number(value) if isinstance(value, float) else str(value)
+        if isinstance(value, float) and not is_missing(value) and abs(value) < 10000:
+            shown = f"{value:.6g}"
         lines.append(f"  {key:<14} {shown}")
     return "\n".join(lines)
+
+
+def parallel_cost_note(result) -> str | None:
+    """Why a sharded run was slow: worker start and per-worker compile against the work.
+
+    Returns None for one worker, or when start-up is a small part of the total.
+    """
+    stages = result.stages
+    if "worker_start" not in stages:
+        return None
+    start, compile_s = stages["worker_start"], stages.get("worker_compile", 0.0)
+    total = stages.get("total", 0.0)
+    work = sum(stages.get(k, 0.0) for k in ("load", "signals", "simulate"))
+    overhead = start + compile_s
+    if total <= 0 or overhead < 0.25 * total:
+        return None
+    method = result.info.get("start_method") or "default"
+    return (
+        f"note: {fmt_pct(overhead / total)} of the {fmt_duration(total)} went to starting "
+        f"{result.info.get('workers')} workers ({method}): {fmt_duration(start)} until the "
+        f"slowest had started, {fmt_duration(compile_s)} of numba compile or cache load in "
+        f"each, against {fmt_duration(work)} of load and kernel work in the slowest shard. "
+        "A fresh spawn/forkserver worker imports numpy and numba again; sharding pays only "
+        "when each shard's work is far larger than that (compare with --workers 1)."
+    )

@@ -137,8 +137,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise UserError(
             "--symbols is for intraday bars: add --freq 1min (or use --tickers for the daily panel)"
         )
+    from perfopt.cli.progress import Steps
     from perfopt.data import generate_panel, write_panel
 
+    steps = Steps()
     panel = generate_panel(
         DEFAULT_TICKERS if args.tickers is None else args.tickers,
         args.start or DEFAULT_START,
@@ -147,7 +149,8 @@ def _generate(args: argparse.Namespace) -> int:
         args.gaps,
         n_days=args.days,
     )
-    paths = write_panel(panel, args.out)
+    steps(f"generated {panel.n_tickers} tickers x {panel.n_dates} days; writing the three stores")
+    paths = write_panel(panel, args.out, progress=steps)
     print(
         f"wrote {panel.n_tickers} tickers x {panel.n_dates} dates "
         f"({panel.missing_bars()} missing bars) to {paths['sqlite'].parent}: "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from perfopt.cli import checks
+from perfopt.cli import checks, config_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,8 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="data folder (from `perfopt data generate`): prices.sqlite for daily runs, "
-        "intraday/<symbol>_1min.parquet for grid runs (required by both; not used with "
-        "--objective SPEC)",
+        "intraday/<symbol>_1min.parquet for grid runs (required, here or in --config; not "
+        "used with --objective SPEC)",
     )
     daily.add_argument(
         "--start", default="2021-01-01", help="first day evaluated (default 2021-01-01)"
@@ -124,6 +124,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=checks.positive_int,
         default=1,
         help="processes running the windows of a trial (backtest and hybrid modes)",
+    )
+    daily.add_argument(
+        "--bt-pool",
+        choices=["process", "thread"],
+        default="process",
+        help="what runs a trial's windows in parallel (backtest and hybrid modes): process "
+        "(default; true parallelism, each pays its start-up) or thread (starts in "
+        "milliseconds, shares memory; gains only where numpy releases the GIL)",
     )
     common.add_argument(
         "--start-method",
@@ -253,10 +261,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     user_objective.add_flags(user)
     dask.add_argument(
         "--executor",
-        choices=["local", "dask"],
+        choices=["local", "dask", "ray"],
         default="local",
         help="local: trials in this host's processes (--parallel-mode, --n-jobs); dask: one "
-        "task per trial on a Dask cluster sharing the storage (default local)",
+        "task per trial on a Dask cluster sharing the storage; ray: the same on Ray "
+        "(pip install 'perfopt[ray]') (default local)",
+    )
+    dask.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="local:N for a Ray instance of N CPUs started for the run, auto for one started "
+        "on this host with `ray start --head`, or ray://HOST:PORT (with --executor ray)",
     )
     dask.add_argument(
         "--dask-scheduler",
@@ -265,6 +281,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tcp://HOST:PORT of a running scheduler, or local:N for a local cluster of N "
         "worker processes on 127.0.0.1 (with --executor dask)",
     )
+    common.add_argument(
+        "--status",
+        action="store_true",
+        help="run nothing: print the progress of the study (--study-name) or of every study "
+        "in the storage (trials per state, counted/--n-trials, best value, trials/min and "
+        "time left); safe while other runs write to it",
+    )
+    config_file.add_config_flag(p, "optimize")
     p.set_defaults(
         handler=_run,
         _only_daily={a.dest: a.default for a in daily._group_actions},
@@ -288,7 +312,7 @@ def _add_grid_flags(grid: argparse._ArgumentGroup) -> None:
         metavar="T",
         help="study name per pair (default {symbol}_{ltf_slug}_{htf_slug}{suffix}); "
         "placeholders {symbol} {symbol_slug} {ltf} {ltf_slug} {htf} {htf_slug} {index} "
-        "{total} {suffix}",
+        "{total} {suffix} {hash} (8 hex digits of the search settings)",
     )
     grid.add_argument(
         "--run-tag-template",
@@ -403,6 +427,7 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         mode=args.parallel_mode,
         n_jobs=args.n_jobs,
         bt_workers=args.bt_workers,
+        bt_pool=args.bt_pool,
         start_method=args.start_method,
         blas_threads=args.blas_threads,
         access=args.access,
@@ -426,21 +451,36 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         crossover_prob=args.crossover_prob,
         executor=args.executor,
         dask_scheduler=args.dask_scheduler,
+        ray_address=args.ray_address,
         **extra,
     )
+
+
+def _status(args: argparse.Namespace) -> int:
+    from perfopt.optimize.status import format_status, read_status
+    from perfopt.optimize.storages import resolve_storage
+
+    spec = resolve_storage(args.storage, args.storage_url_env, args.study_name or "perfopt")
+    print(format_status(read_status(spec, args.study_name), args.n_trials))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from perfopt.cli import user_objective
     from perfopt.errors import UserError
 
+    config_file.apply_config_file(args)
+    if args.status:
+        return _status(args)
     if user_objective.wants_user_objective(args):
         return user_objective.run(args)
     if args.data is None:
         raise UserError(
-            "--data DIR is required for perfopt's own strategy (or give --objective "
-            "path/file.py:function to optimize your own objective)"
+            "--data DIR is required for perfopt's own strategy (on the command line or as "
+            "data = ... in --config; or give --objective path/file.py:function to optimize "
+            "your own objective)"
         )
+
     grid_mode = args.symbol is not None or args.timeframe_grid is not None
     if grid_mode and (args.symbol is None or args.timeframe_grid is None):
         raise UserError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serial; process: a network per worker process; thread: threads sharing one network; "
         "server: worker processes send leaves to one model process (default serial)",
     )
-    p.add_argument("--workers", type=checks.positive_int, default=1, help="worker threads or processes (default 1)")
+    p.add_argument(
+        "--workers",
+        type=checks.positive_int,
+        default=None,
+        help="worker threads or processes (default: 1 for serial, otherwise max(2, cores // 2))",
+    )
     p.add_argument(
         "--start-method",
         default="forkserver",
@@ -106,12 +112,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder for games.npz and selfplay.json (default selfplay-<UTC time>)",
     )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a line per finished game on stderr (default on)",
+    )
     p.set_defaults(handler=_run)
 
 
+def default_workers(parallel: str, cores: int | None = None) -> int:
+    """1 for serial; otherwise max(2, cores // 2): half the cores, at least a pair."""
+    if parallel == "serial":
+        return 1
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(2, cores // 2)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from perfopt.selfplay.runner import SelfplayConfig, WorkerError, run_selfplay
+    from perfopt.cli.progress import Steps
+    from perfopt.selfplay.runner import SelfplayConfig, WorkerError, check_config, run_selfplay
     from perfopt.urls import mask_secrets
+
+    steps = Steps(enabled=args.progress)
+    workers = args.workers if args.workers is not None else default_workers(args.parallel)
 
     out = args.out or Path(time.strftime("selfplay-%Y%m%d-%H%M%S", time.gmtime()))
     cfg = SelfplayConfig(
@@ -119,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         simulations=args.simulations,
         mcts_batch_size=args.mcts_batch_size,
         parallel=args.parallel,
-        workers=args.workers,
+        workers=workers,
         start_method=args.start_method,
         device=args.device,
         compile=args.compile,
@@ -134,7 +159,11 @@ def _run(args: argparse.Namespace) -> int:
         allow_oversubscription=args.allow_oversubscription,
     )
     try:
-        result = run_selfplay(cfg)
+        check_config(cfg)  # bad input stays one error line, before any progress line
+        if args.workers is None and args.parallel != "serial":
+            steps(f"{workers} workers (default max(2, cores // 2); --workers N to change)")
+        steps(f"playing {args.games} games ({args.parallel}, {workers} worker(s))")
+        result = run_selfplay(cfg, on_game=lambda done: steps(f"game {done}/{args.games} done"))
     except WorkerError as exc:
         print(f"perfopt: error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
-from perfopt.cli import checks
+from perfopt.cli import checks, config_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "samples/s, data-wait vs compute time and peak host/device memory."
         ),
     )
-    p.add_argument("--data", type=Path, required=True, metavar="FILE", help="HDF5 sequence file")
+    p.add_argument(
+        "--data", type=Path, default=None, metavar="FILE", help="HDF5 sequence file (required here or in --config)"
+    )
     p.add_argument(
         "--loader",
         choices=["per-sample", "chunk"],
@@ -96,7 +99,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=checks.positive_int, default=1, help="LSTM layers (default 1)")
     p.add_argument("--seed", type=checks.seed, default=0, help="seed for weights and shuffling (default 0)")
     p.add_argument(
-        "--torch-threads", type=checks.positive_int, default=None, help="torch intra-op threads (default: torch's)"
+        "--torch-threads",
+        type=checks.positive_int,
+        default=None,
+        help="torch intra-op threads (default: half the available cores, at most 4, so a busy "
+        "machine is not oversubscribed; the run says what it used)",
+    )
+    p.add_argument(
+        "--prefetch-factor",
+        type=checks.positive_int,
+        default=None,
+        help="batches each DataLoader worker reads ahead (per-sample loader with --num-workers; "
+        "default: torch's, 2)",
+    )
+    p.add_argument(
+        "--persistent-workers",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="keep DataLoader workers alive between epochs instead of starting them again "
+        "(per-sample loader with --num-workers; default off)",
+    )
+    p.add_argument(
+        "--carry-state",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="start each batch's LSTM from the previous batch's final hidden state (detached: "
+        "truncated backpropagation); sample i of a batch must continue sample i of the previous "
+        "one (default off: every batch starts from zeros)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a bar over each epoch's batches on stderr (a line every 10 s when stderr is not a "
+        "terminal; default on)",
     )
     p.add_argument(
         "--log-every",
@@ -114,12 +150,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--json", type=checks.output_file, default=None, metavar="OUT", help="also write the result as JSON"
     )
+    config_file.add_config_flag(p, "train")
     p.set_defaults(handler=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from perfopt.train.loop import TrainConfig, train
+def default_torch_threads() -> tuple[int, int]:
+    """(threads, available cores): half the cores this process may use, 1 to 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores // 2)), cores
 
+
+def _run(args: argparse.Namespace) -> int:
+    from perfopt.errors import UserError
+
+    config_file.apply_config_file(args)
+    if args.data is None:
+        raise UserError("--data FILE is required (on the command line or as data = ... in --config)")
+    from perfopt.cli.progress import BatchBar, Steps
+    from perfopt.train.loop import TrainConfig, check_config, resolve_device, train
+    from perfopt.train.sequences import validate_sequences
+
+    threads = args.torch_threads
+    default_threads = threads is None
+    if default_threads:
+        threads, cores = default_torch_threads()
     cfg = TrainConfig(
         data=args.data,
         loader=args.loader,
@@ -141,10 +195,31 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         log_every=args.log_every,
         leak_threshold_mb=args.leak_threshold_mb,
-        torch_threads=args.torch_threads,
+        torch_threads=threads,
         worker_start_method=args.worker_start_method,
+        prefetch_factor=args.prefetch_factor,
+        persistent_workers=args.persistent_workers,
+        carry_state=args.carry_state,
     )
-    result = train(cfg)
+    # refuse bad input before any line is printed: an error stays one line
+    check_config(cfg)
+    resolve_device(cfg.device)
+    validate_sequences(cfg.data)
+    steps = Steps(enabled=args.progress)
+    if default_threads:
+        steps(
+            f"torch threads: {threads} of {cores} available cores (the default caps them so "
+            "a busy machine is not oversubscribed; --torch-threads N to change)"
+        )
+    steps(
+        f"training on {args.data}: {args.epochs} epoch(s), {args.loader} loader, batch "
+        f"{args.batch_size} (the first batch pays model set-up{' and compile' if args.compile else ''})"
+    )
+    bar = BatchBar(total=0, rounds=args.epochs, enabled=args.progress)
+    try:
+        result = train(cfg, progress=bar.update)
+    finally:
+        bar.close()
     print(result.report())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ manifest says "writing" until all three are there (perfopt.data.manifest).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +23,15 @@ _SQLITE_SCHEMA = (
 )
 
 
-def write_panel(panel: Panel, out_dir: str | Path, what: str = "generate") -> dict[str, Path]:
+def write_panel(
+    panel: Panel,
+    out_dir: str | Path,
+    what: str = "generate",
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
     """Write the panel as prices.sqlite, prices.parquet and prices.h5 under out_dir.
+
+    progress(text), when given, is called before each file is written.
 
     The manifest says "writing" until all three are in place (see perfopt.data.manifest);
     `what` names the command for the message an interrupted write leaves. Temporary
@@ -36,9 +44,13 @@ def write_panel(panel: Panel, out_dir: str | Path, what: str = "generate") -> di
     long = panel.to_long()
     paths = {source: out / name for source, name in FILE_NAMES.items()}
     generation = manifest.begin(out, what)
+    say = progress or (lambda _text: None)
     try:
+        say(f"writing {paths['sqlite'].name} ({len(long):,} rows, the slowest store)")
         _write_sqlite(long, paths["sqlite"])
+        say(f"writing {paths['parquet'].name}")
         _write_parquet(long, paths["parquet"])
+        say(f"writing {paths['hdf5'].name}")
         _write_hdf5(panel, paths["hdf5"])
     except BaseException:
         for path in paths.values():

@@ -17,6 +17,7 @@ from perfopt.harness import results as results_mod
 from perfopt.harness import stats
 from perfopt.harness.targets import TARGETS
 from perfopt.harness.verdict_sections import recommendations_section, targets_section
+from perfopt.units import fmt_bytes, fmt_duration, fmt_number
 from perfopt.urls import mask_url
 
 SPREAD_WARN_PCT = 10.0  # pyperf warns when the std dev exceeds 10% of the mean
@@ -522,17 +523,8 @@ def _ratio(x: float) -> str:
 
 
 def _num(x: Any) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return str(x).lower()
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        if x != x:
-            return "nan"
-        return f"{x:,.0f}" if abs(x) >= 10000 else f"{x:.4g}"
-    return str(x)
+    # one formatter for every table: a NaN or missing metric reads "-", never "nan"
+    return fmt_number(x)
 
 
 def _val(x: Any) -> str:
@@ -540,18 +532,11 @@ def _val(x: Any) -> str:
 
 
 def _s(x: Any) -> str:
-    if x is None:
-        return "?"
-    return f"{x * 1000:.3g} ms" if x < 1 else f"{x:.3g} s"
+    return "?" if x is None else fmt_duration(x)
 
 
 def _bytes(n: Any) -> str:
-    n = float(n or 0)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+    return fmt_bytes(n or 0)
 
 
 def _cell(x: Any) -> str:

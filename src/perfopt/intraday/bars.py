@@ -125,8 +125,27 @@ def _symbol_bars(symbol: str, index: pd.DatetimeIndex, tf: Timeframe, seed: int)
     )
 
 
+def bare_symbol(symbol: str) -> str:
+    """The symbol without an exchange prefix: "BINANCE:ENAUSDT" -> "ENAUSDT".
+
+    Names in the TradingView style carry the exchange before a colon. The bar files are
+    named by the bare symbol (a colon is unsafe in file names), so `BINANCE:ENAUSDT` and
+    `ENAUSDT` read the same file; study names and templates keep the symbol as given.
+    """
+    text = str(symbol).strip()
+    exchange, sep, bare = text.rpartition(":")
+    if not sep:
+        return text
+    if not bare or not exchange.replace("-", "").replace("_", "").isalnum():
+        raise UserError(
+            f"symbol {text!r}: use SYMBOL or EXCHANGE:SYMBOL (e.g. BINANCE:ENAUSDT), letters, "
+            "digits, - or _"
+        )
+    return bare
+
+
 def _check_symbols(symbols: Sequence[str]) -> list[str]:
-    cleaned = [str(s).strip() for s in symbols]
+    cleaned = [bare_symbol(s) if str(s).strip() else "" for s in symbols]
     if not cleaned or any(not s for s in cleaned):
         raise UserError(
             f"--symbols needs a comma-separated list of names, got {','.join(symbols)!r}"
@@ -171,8 +190,8 @@ def intraday_dir(data_dir: str | Path) -> Path:
 
 
 def bars_path(data_dir: str | Path, symbol: str, freq: str = "1min") -> Path:
-    """Path of one symbol's bars: DIR/intraday/<SYMBOL>_<freq>.parquet."""
-    return intraday_dir(data_dir) / f"{symbol}_{parse_freq(freq).freq_label}.parquet"
+    """Path of one symbol's bars: DIR/intraday/<SYMBOL>_<freq>.parquet (exchange prefix dropped)."""
+    return intraday_dir(data_dir) / f"{bare_symbol(symbol)}_{parse_freq(freq).freq_label}.parquet"
 
 
 def write_bars(

@@ -9,14 +9,21 @@ Placeholders of `--study-template` / `--run-tag-template` (str.format syntax, so
   {ltf_slug}, {htf_slug}: its canonical name ("1h").
 - {index}: the pair's 1-based position in the grid; {total}: the number of pairs.
 - {suffix}: free text appended by the caller (empty by default).
+- {hash}: 8 hex digits of a SHA-256 over the settings that make trial values
+  comparable (symbol, pair, signal, feature switches, costs, objective; not the data
+  folder's path), so a change of settings gets a new study and the same settings on
+  another host find the same one (see `settings_hash`).
 File names (SQLite fallback, report folders) use the symbol with characters outside
 [A-Za-z0-9._-] replaced by "_" (case kept: BTCUSDT_1m_1h.db) and timeframe slugs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,7 @@ PLACEHOLDERS: tuple[str, ...] = (
     "index",
     "total",
     "suffix",
+    "hash",
 )
 DEFAULT_STUDY_TEMPLATE = "{symbol}_{ltf_slug}_{htf_slug}{suffix}"
 DEFAULT_RUN_TAG_TEMPLATE = "{symbol}_{ltf_slug}_{htf_slug}"
@@ -91,8 +99,13 @@ def grid_context(
     index: int,
     total: int,
     suffix: str = "",
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Values of every placeholder for one grid pair (index is 1-based)."""
+    """Values of every placeholder for one grid pair (index is 1-based).
+
+    `settings` feeds {hash} (see settings_hash); without it {hash} covers the symbol
+    and the pair only.
+    """
     lt = ltf if isinstance(ltf, Timeframe) else parse_timeframe(ltf)
     ht = htf if isinstance(htf, Timeframe) else parse_timeframe(htf)
     return {
@@ -105,7 +118,17 @@ def grid_context(
         "index": int(index),
         "total": int(total),
         "suffix": suffix,
+        "hash": settings_hash(
+            settings if settings is not None else {"symbol": symbol, "ltf": lt.slug, "htf": ht.slug}
+        ),
     }
+
+
+def settings_hash(settings: Mapping[str, Any]) -> str:
+    """8 hex digits of SHA-256 over the settings as sorted JSON (a "data_dir" key is left out)."""
+    kept = {k: v for k, v in settings.items() if k != "data_dir"}
+    text = json.dumps(kept, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def template_fields(template: str) -> list[str]:

@@ -53,7 +53,7 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
         (cfg.heartbeat_interval, cfg.heartbeat_grace)
         if spec.supports_heartbeat
         and cfg.heartbeat_interval
-        and (cfg.uses_trial_processes or cfg.executor == "dask")
+        and (cfg.uses_trial_processes or cfg.executor in ("dask", "ray"))
         else None
     )
     storage = open_storage(spec, heartbeat)
@@ -99,6 +99,10 @@ def prepare_storage(cfg: OptimizeConfig, spec: StorageSpec) -> list[str]:
         from perfopt.optimize.dask_executor import check_dask_storage
 
         return check_dask_storage(spec, cfg.dask_scheduler)
+    if cfg.executor == "ray":
+        from perfopt.optimize.ray_executor import check_ray_storage
+
+        return check_ray_storage(spec)
     processes = cfg.n_jobs if cfg.uses_trial_processes else 1
     return check_storage(spec, processes)
 
@@ -206,6 +210,10 @@ def _run_study(
             from perfopt.optimize.dask_executor import run_on_dask
 
             result = run_on_dask(cfg, study, spec, task, first_number, deadline)
+        elif cfg.executor == "ray":
+            from perfopt.optimize.ray_executor import run_on_ray
+
+            result = run_on_ray(cfg, study, spec, task, first_number, deadline)
         elif in_process:
             result = plans.run_in_process(cfg, study, task, remaining, deadline)
         else:

@@ -21,7 +21,8 @@ SAMPLERS = ("tpe", "tpe-multivariate", "random", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "hyperband", "asha")
 CV_KINDS = ("walk-forward", "purged-kfold")
 NAN_POLICIES = ("fail", "penalty")
-EXECUTORS = ("local", "dask")
+EXECUTORS = ("local", "dask", "ray")
+BT_POOLS = ("process", "thread")
 # (total_return, |max_drawdown|): perfopt.intraday.MULTI_OBJECTIVE_DIRECTIONS, kept here
 # because importing perfopt.intraday loads numpy (worker processes unpickle this first).
 MULTI_DIRECTIONS: tuple[str, str] = ("maximize", "minimize")
@@ -79,6 +80,7 @@ class OptimizeConfig:
     mode: str = "trial"
     n_jobs: int = 1
     bt_workers: int = 1
+    bt_pool: str = "process"  # how a trial's windows run in parallel: "process" or "thread"
     start_method: str = "fork"
     blas_threads: int | None = None
     access: str = "bulk"
@@ -108,6 +110,7 @@ class OptimizeConfig:
     # Where trials run: local processes/threads (the plans), or tasks on a Dask cluster.
     executor: str = "local"
     dask_scheduler: str | None = None
+    ray_address: str | None = None  # --executor ray: local:N, auto or ray://HOST:PORT
 
     @property
     def uses_trial_processes(self) -> bool:
@@ -149,6 +152,8 @@ class OptimizeConfig:
             )
         if self.bt_workers < 1:
             raise UserError(f"--bt-workers must be at least 1, got {self.bt_workers}")
+        if self.bt_pool not in BT_POOLS:
+            raise UserError(f"--bt-pool must be one of {', '.join(BT_POOLS)}, got {self.bt_pool!r}")
         if self.timeout is not None and not (0 < self.timeout < math.inf):
             raise UserError(f"--timeout must be positive seconds, got {self.timeout}")
         if self.blas_threads is not None and self.blas_threads < 1:
@@ -237,9 +242,14 @@ class OptimizeConfig:
             raise UserError(f"--crossover-prob must be in [0, 1], got {self.crossover_prob}")
 
     def _check_executor(self) -> None:
+        if self.ray_address and self.executor != "ray":
+            raise UserError("--ray-address needs --executor ray")
         if self.executor == "local":
             if self.dask_scheduler:
                 raise UserError("--dask-scheduler needs --executor dask")
+            return
+        if self.executor == "ray":
+            self._check_ray()
             return
         if not self.dask_scheduler:
             raise UserError(
@@ -260,12 +270,30 @@ class OptimizeConfig:
 
         probe_scheduler(self.dask_scheduler)
 
+    def _check_ray(self) -> None:
+        if self.dask_scheduler:
+            raise UserError("--dask-scheduler needs --executor dask, not ray")
+        if not self.ray_address:
+            raise UserError(
+                "--executor ray needs --ray-address local:N (a Ray instance of N CPUs for the "
+                "run), auto or ray://HOST:PORT"
+            )
+        if self.mode != "trial" or self.n_jobs != 1:
+            raise UserError(
+                "--executor ray runs one trial per Ray task: use --parallel-mode trial and "
+                "leave --n-jobs at 1 (size a local instance with --ray-address local:N)"
+            )
+        from perfopt.optimize.ray_executor import check_ray
+
+        check_ray(self.ray_address)
+
     def plan(self) -> dict[str, object]:
         """The parallel plan as plain values (for the summary)."""
         return {
             "mode": self.mode,
             "n_jobs": self.n_jobs,
             "bt_workers": self.bt_workers,
+            "bt_pool": self.bt_pool,
             "start_method": self.start_method,
             "blas_threads": self.thread_cap,
             "access": self.access,
@@ -278,6 +306,7 @@ class OptimizeConfig:
             "run_id": self.run_id,
             "executor": self.executor,
             "dask_scheduler": self.dask_scheduler,
+            "ray_address": self.ray_address,
             "multi_objective": self.multi_objective,
         }
 

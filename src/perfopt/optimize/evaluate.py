@@ -12,6 +12,7 @@ One `WindowEvaluator` per process (trial worker, pool worker or the main process
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,8 +125,28 @@ def init_process_evaluator(
     return _EVALUATOR
 
 
+_THREAD = threading.local()
+
+
+def init_thread_evaluator(
+    data_dir: Path,
+    source: str,
+    access: str,
+    tickers: Sequence[str],
+    fee: float,
+    windows: Sequence[Window],
+) -> None:
+    """Thread-pool initializer: this thread's own evaluator (a store handle is per thread)."""
+    global _WINDOWS
+    _THREAD.evaluator = WindowEvaluator(data_dir, source, access, tickers, fee)
+    _WINDOWS = tuple(windows)
+
+
 def process_evaluator() -> WindowEvaluator:
-    """This process's evaluator (built by init_process_evaluator)."""
+    """This thread's evaluator (a --bt-pool thread worker), else this process's."""
+    local = getattr(_THREAD, "evaluator", None)
+    if local is not None:
+        return local
     if _EVALUATOR is None:
         raise RuntimeError("init_process_evaluator was not called in this process")
     return _EVALUATOR

@@ -93,16 +93,18 @@ def plan_grid(gcfg: GridConfig) -> tuple[OptimizeConfig, list[PairPlan], list[di
     tag_t = gcfg.run_tag_template or it.DEFAULT_RUN_TAG_TEMPLATE
     plans: list[PairPlan] = []
     for index, (ltf, htf) in enumerate(pairs, 1):
-        ctx = it.grid_context(gcfg.symbol, ltf, htf, index, len(pairs), gcfg.suffix)
-        name = it.render_template(study_t, **ctx)
-        if "/" in name:
-            raise UserError(f"--study-template {study_t!r} gives {name!r}; a name has no '/'")
         task = IntradayTask.make(
             data_dir=base.data_dir, symbol=gcfg.symbol, ltf=ltf.slug, htf=htf.slug,
             signal=gcfg.signal, features=features, fee=fee, slippage_bps=slip,
             multi_objective=base.multi_objective, objective=gcfg.objective,
             nan_policy=base.nan_policy, nan_penalty=base.nan_penalty,
         )  # fmt: skip
+        ctx = it.grid_context(
+            gcfg.symbol, ltf, htf, index, len(pairs), gcfg.suffix, settings=task.fingerprint()
+        )
+        name = it.render_template(study_t, **ctx)
+        if "/" in name:
+            raise UserError(f"--study-template {study_t!r} gives {name!r}; a name has no '/'")
         plans.append(
             PairPlan(
                 index,
@@ -218,7 +220,7 @@ def _row(p: PairPlan, summary: dict[str, Any], folder: Path, files: dict[str, st
 
 def _f(x: Any, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
+        return "-"
     return f"{x:.{digits}g}" if isinstance(x, float) else str(x)
 
 

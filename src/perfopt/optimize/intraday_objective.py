@@ -21,6 +21,7 @@ from typing import Any
 
 from perfopt.optimize.objective import NonFiniteValue, OptunaClock
 from perfopt.optimize.studies import mark_worker
+from perfopt.optimize.trial_log import log_trial_timers
 
 
 def suggest_params(trial: Any, space: Mapping[str, tuple]) -> dict[str, Any]:
@@ -130,6 +131,7 @@ class IntradayObjective:
         attrs["timers"] = {**timers, "total": total, "optuna": clock.seconds}
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
+        log_trial_timers(trial.number, attrs["timers"], "failed" if outcome is not None else "")
         if outcome is not None:
             raise outcome
         return values

@@ -26,6 +26,7 @@ from perfopt.optimize.config import SearchSpace, Window
 from perfopt.optimize.evaluate import WindowEvaluator, evaluate_window_task
 from perfopt.optimize.strategy import StrategyParams
 from perfopt.optimize.studies import mark_worker
+from perfopt.optimize.trial_log import log_trial_timers
 
 try:
     from perfopt.profiling import StageTimer
@@ -49,6 +50,17 @@ class OptunaClock:
             return fn(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - start
+
+def _state_word(outcome: BaseException | None) -> str:
+    """How a trial ends, for its log line."""
+    if outcome is None:
+        return ""
+    if isinstance(outcome, NonFiniteValue):
+        return "failed"
+    if isinstance(outcome, Interrupted):
+        return "interrupted"
+    return "pruned"
+
 
 class NonFiniteValue(Exception):  # noqa: N818 - reads as what happened
     """A window's value was NaN or infinite under --nan-policy fail (trial ends FAIL)."""
@@ -165,6 +177,7 @@ class Objective:
             attrs["interrupted"] = True
         for key, value in attrs.items():
             trial.set_user_attr(key, value)
+        log_trial_timers(trial.number, attrs["timers"], _state_word(outcome))
         if outcome is not None:
             raise outcome
         return result

@@ -65,10 +65,12 @@ class PlanResult:
 def open_window_pool(
     cfg: OptimizeConfig, windows: tuple[Window, ...], tickers: tuple[str, ...]
 ) -> tuple[Any, dict[str, Any]]:
-    """Start bt_workers processes once, each with its data loaded and numba warm."""
-    ctx = multiprocessing.get_context(cfg.start_method)
+    """Start bt_workers processes (or threads, --bt-pool thread) once, each with its data loaded."""
     evaluator_args = (cfg.data_dir, cfg.source, cfg.access, tickers, cfg.fee, windows)
     start = time.perf_counter()
+    if cfg.bt_pool == "thread":
+        return _open_window_threads(cfg, evaluator_args, start)
+    ctx = multiprocessing.get_context(cfg.start_method)
     with _bootstrap.capped_environ(cfg.thread_cap):
         pool = ctx.Pool(
             cfg.bt_workers,
@@ -82,6 +84,28 @@ def open_window_pool(
     ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
     info = {
         "processes": cfg.bt_workers,
+        "ready_s": time.perf_counter() - start,
+        "workers": {str(r["pid"]): r for r in ready},
+    }
+    return pool, info
+
+
+def _open_window_threads(
+    cfg: OptimizeConfig, evaluator_args: tuple[Any, ...], start: float
+) -> tuple[Any, dict[str, Any]]:
+    """bt_workers threads of this process, each with its own evaluator (own store handle).
+
+    Threads share the process's memory and start in milliseconds, but run Python and
+    the numba RSI kernel one at a time (the GIL); numpy's array operations release it.
+    """
+    from multiprocessing.pool import ThreadPool
+
+    from perfopt.optimize.evaluate import init_thread_evaluator, pool_ready_task
+
+    pool = ThreadPool(cfg.bt_workers, initializer=init_thread_evaluator, initargs=evaluator_args)
+    ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
+    info = {
+        "threads": cfg.bt_workers,
         "ready_s": time.perf_counter() - start,
         "workers": {str(r["pid"]): r for r in ready},
     }

@@ -17,6 +17,7 @@ from typing import Any
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.plans import PlanResult
 from perfopt.optimize.storages import StorageSpec
+from perfopt.units import MISSING, fmt_duration, is_missing
 from perfopt.urls import mask_url
 
 
@@ -180,10 +181,10 @@ def best_of(study: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | N
 
 
 def _fmt(x: float | None, unit: str = "s") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
+    if is_missing(x):
+        return MISSING
     if unit == "s":
-        return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+        return fmt_duration(x)
     return f"{x:.3g}"
 
 
@@ -207,7 +208,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"plan: {plan['mode']} n_jobs={plan['n_jobs']} bt_workers={plan['bt_workers']} "
         f"start={plan['start_method']} blas_threads={plan['blas_threads']} access={plan['access']} "
         f"sampler={plan['sampler']} pruner={plan['pruner']} cv={plan['cv']}"
-        + (f" executor=dask at {plan['dask_scheduler']}" if plan.get("executor") == "dask" else ""),
+        + (f" executor=dask at {plan['dask_scheduler']}" if plan.get("executor") == "dask" else "")
+        + (f" executor=ray at {plan.get('ray_address')}" if plan.get("executor") == "ray" else ""),
         f"trials this run: {c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed"
         + (f", {c['lost']} lost to dead workers" if c["lost"] else "")
         + (f", {c['interrupted']} interrupted" if c["interrupted"] else "")
@@ -258,7 +260,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("dask"):
         d = summary["dask"]
         lines.append(
-            f"dask: {d['workers']} worker thread(s), {d['tasks']} tasks, "
+            f"{d.get('executor', 'dask')}: {d['workers']} worker slot(s), {d['tasks']} tasks, "
             f"{len(d['lost_tasks'])} lost; between tasks on a worker "
             f"{_fmt(d['dispatch_s_per_trial'])}, result to driver {_fmt(d['result_latency_s'])}"
         )

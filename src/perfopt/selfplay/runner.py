@@ -37,6 +37,7 @@ from perfopt.selfplay.mcts import SearchStats
 from perfopt.selfplay.play import GameRecord, save_records
 from perfopt.selfplay.threads import run_in_threads
 from perfopt.selfplay.worker import recv, send, worker_main
+from perfopt.units import fmt_bytes, fmt_count, fmt_duration
 
 log = logging.getLogger(__name__)
 MODES = ("serial", "process", "thread", "server")
@@ -116,11 +117,11 @@ class SelfplayResult:
                 f"{c['parallel']} x{c['workers']} ({c['start_method']}), device {self.device}, "
                 f"{c['simulations']} simulations/move, MCTS batch {c['mcts_batch_size']}",
                 f"{self.games} games ({wins.count(1)} Black, {wins.count(-1)} White, {wins.count(0)} draws), "
-                f"{self.positions} moves in {self.seconds:.2f} s: {m['games_per_s']:.2f} games/s, "
-                f"{m['positions_per_s']:.0f} positions evaluated/s in {self.stats.calls} network calls",
-                f"start-up per worker: {', '.join(f'{s:.2f}' for s in self.startup_s)} s; "
-                f"bytes between processes: {self.bytes_sent}; "
-                f"peak RSS: {', '.join(f'{k} {v / 2**20:.0f} MiB' for k, v in self.peak_rss_bytes.items())}",
+                f"{fmt_count(self.positions)} moves in {fmt_duration(self.seconds)}: {m['games_per_s']:.2f} games/s, "
+                f"{fmt_count(m['positions_per_s'])} positions evaluated/s in {fmt_count(self.stats.calls)} network calls",
+                f"start-up per worker: {', '.join(fmt_duration(s) for s in self.startup_s)}; "
+                f"bytes between processes: {fmt_bytes(self.bytes_sent)}; "
+                f"peak RSS: {', '.join(f'{k} {fmt_bytes(v)}' for k, v in self.peak_rss_bytes.items())}",
             ]
         )
 
@@ -193,11 +194,14 @@ def _cuda_available() -> bool:
 
 
 def run_selfplay(
-    cfg: SelfplayConfig, on_worker_start: Callable[[int, int], None] | None = None
+    cfg: SelfplayConfig,
+    on_worker_start: Callable[[int, int], None] | None = None,
+    on_game: Callable[[int], None] | None = None,
 ) -> SelfplayResult:
     """Play cfg.games games in cfg.parallel mode; save records under cfg.out when set.
 
-    on_worker_start(index, pid) is called as each worker process starts (for watchers).
+    on_worker_start(index, pid) is called as each worker process starts (for watchers);
+    on_game(games finished so far) after each game (for a progress line).
     """
     device = check_config(cfg)
     import torch
@@ -226,7 +230,7 @@ def run_selfplay(
     )
     t0 = time.perf_counter()
     if cfg.parallel in ("serial", "thread"):
-        records, stats, startup, peaks = run_in_threads(cfg, evaluator)
+        records, stats, startup, peaks = run_in_threads(cfg, evaluator, on_game)
         bytes_sent, compile_s = 0, evaluator.compile_s
     else:
         job = {
@@ -244,7 +248,7 @@ def run_selfplay(
         if cfg.parallel == "process":
             job["weights"] = net_to_bytes(net)
         records, stats, startup, peaks, bytes_sent, compile_s = _run_processes(
-            cfg, job, evaluator, on_worker_start
+            cfg, job, evaluator, on_worker_start, on_game
         )
         if evaluator is not None:
             compile_s = evaluator.compile_s
@@ -287,6 +291,7 @@ def _run_processes(
     job: dict[str, Any],
     evaluator: Any,
     on_worker_start: Callable[[int, int], None] | None,
+    on_game: Callable[[int], None] | None = None,
 ) -> tuple[list[GameRecord], SearchStats, list[float], dict[str, int], int, float]:
     """Start the workers, hand out games, serve evaluations (server mode), collect games."""
     ctx = mp.get_context(cfg.start_method)
@@ -369,6 +374,8 @@ def _run_processes(
                     records.append(msg[1])
                     stats.add(SearchStats(**msg[2]))
                     games_done[i] += 1
+                    if on_game is not None:
+                        on_game(len(records))
                     dispatch(i)
                 elif kind == "eval":
                     evals.append((i, msg[1]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -21,9 +22,12 @@ class _Stopped(Exception):
 
 
 def run_in_threads(
-    cfg: SelfplayConfig, evaluator: Any
+    cfg: SelfplayConfig, evaluator: Any, on_game: Callable[[int], None] | None = None
 ) -> tuple[list[GameRecord], SearchStats, list[float], dict[str, int]]:
-    """Play cfg.games games on cfg.workers threads (serial: on this thread)."""
+    """Play cfg.games games on cfg.workers threads (serial: on this thread).
+
+    on_game(games finished so far) is called after each game (for a progress line).
+    """
     from perfopt.selfplay.runner import WorkerError
 
     proc = psutil.Process()
@@ -61,6 +65,8 @@ def run_in_threads(
                 with lock:
                     records.append(record)
                     stats.add(local)
+                    if on_game is not None:
+                        on_game(len(records))
         except _Stopped:
             return
         except BaseException as exc:  # reported by the main thread, naming this worker

@@ -72,6 +72,8 @@ def per_sample_loader(
     pin_memory: bool = False,
     drop_last: bool = False,
     start_method: str | None = None,
+    prefetch_factor: int | None = None,
+    persistent_workers: bool = False,
 ) -> DataLoader:
     """Return a DataLoader over SequenceDataset in file order."""
     if batch_size < 1:
@@ -84,6 +86,14 @@ def per_sample_loader(
         kwargs["worker_init_fn"] = _one_thread_worker
         if start_method:
             kwargs["multiprocessing_context"] = start_method
+        # None keeps torch's default (2 batches per worker)
+        if prefetch_factor is not None:
+            kwargs["prefetch_factor"] = prefetch_factor
+        kwargs["persistent_workers"] = persistent_workers
+    elif prefetch_factor is not None or persistent_workers:
+        raise UserError(
+            "--prefetch-factor and --persistent-workers need DataLoader workers (--num-workers N)"
+        )
     return DataLoader(
         dataset,
         batch_size=batch_size,

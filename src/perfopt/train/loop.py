@@ -19,6 +19,7 @@ import contextlib
 import gc
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ import torch
 from torch import nn
 
 from perfopt.errors import UserError
+from perfopt.train.advice import batch_size_advice
 from perfopt.train.gpu import device_memory
 from perfopt.train.loaders import ChunkDataLoader, per_sample_loader
 from perfopt.train.model import SequenceRegressor, cpu_bf16_lstm_error
 from perfopt.train.sequences import validate_sequences
+from perfopt.units import fmt_bytes, fmt_count, fmt_duration, fmt_pct, fmt_rate
 
 log = logging.getLogger(__name__)
 LOADERS = ("per-sample", "chunk")
@@ -64,6 +67,13 @@ class TrainConfig:
     leak_threshold_mb: float = 100.0
     torch_threads: int | None = None
     worker_start_method: str | None = None
+    prefetch_factor: int | None = None  # batches each DataLoader worker reads ahead
+    persistent_workers: bool = False  # keep DataLoader workers alive between epochs
+    carry_state: bool = False  # start each batch's LSTM from the previous batch's final state
+
+
+# progress(epoch (0-based), batches done in the epoch, batches per epoch)
+ProgressFn = Callable[[int, int, int], None]
 
 
 @dataclass
@@ -94,6 +104,7 @@ class TrainResult:
     leak_warnings: list[str]
     memory_log: list[dict[str, float]]
     loader_info: dict[str, Any]
+    batch_advice: str = ""  # the batch size the device's memory allows, or why none is given
     scaler: dict[str, float] | None = None  # GradScaler state after the run (CUDA AMP)
     grad_norm_max: float = 0.0  # largest gradient norm before clipping (after unscaling)
     model: Any = field(default=None, repr=False)  # the trained module (left out of to_dict)
@@ -114,18 +125,28 @@ class TrainResult:
     def report(self) -> str:
         """Human-readable summary, one line per epoch and the totals."""
         m = self.metrics()
-        lines = [f"device {self.device}, amp {self.amp_mode}, loader {self.loader_info}"]
+        lines = [
+            f"device {self.device}, amp {self.amp_mode}, {loader_text(self.loader_info)}",
+        ]
         if self.amp_note:
             lines.append(f"note: {self.amp_note}")
         for i, e in enumerate(self.epochs, 1):
             lines.append(
-                f"epoch {i}: {e.seconds:.2f} s, {e.samples} samples, {e.optimizer_steps} steps, "
-                f"data wait {e.data_wait_s:.2f} s, compute {e.compute_s:.2f} s, loss {e.mean_loss:.5f}"
+                f"epoch {i}: {fmt_duration(e.seconds)}, {fmt_count(e.samples)} samples, "
+                f"{fmt_count(e.optimizer_steps)} steps, data wait {fmt_duration(e.data_wait_s)} "
+                f"({fmt_pct(e.data_wait_s / e.seconds if e.seconds else None)}), compute "
+                f"{fmt_duration(e.compute_s)}, loss {e.mean_loss:.5f}"
             )
-        lines.append(
-            f"mean epoch {m['epoch_s']:.2f} s, {m['samples_per_s']:.0f} samples/s, "
-            f"peak host {self.peak_host_bytes / 2**20:.0f} MiB, peak device {self.peak_device_bytes / 2**20:.0f} MiB"
+        peak_device = (
+            fmt_bytes(self.peak_device_bytes) if self.device.startswith("cuda") else "- (CPU run)"
         )
+        lines.append(
+            f"mean epoch {fmt_duration(m['epoch_s'])}, {fmt_rate(m['samples_per_s'], 'samples/s')}, "
+            f"first step {fmt_duration(self.first_step_s)}, peak host {fmt_bytes(self.peak_host_bytes)}, "
+            f"peak device {peak_device}"
+        )
+        if self.batch_advice:
+            lines.append(f"batch size: {self.batch_advice}")
         lines.extend(f"warning: {w}" for w in self.leak_warnings)
         return "\n".join(lines)
 
@@ -171,6 +192,22 @@ def check_config(cfg: TrainConfig) -> None:
         raise UserError(
             "--num-workers applies to the per-sample loader only; the chunk loader reads in the main process"
         )
+    if (cfg.prefetch_factor is not None or cfg.persistent_workers) and (
+        cfg.loader != "per-sample" or cfg.num_workers == 0
+    ):
+        raise UserError(
+            "--prefetch-factor and --persistent-workers apply to DataLoader workers: use them "
+            "with --loader per-sample --num-workers N (N >= 1)"
+        )
+    if cfg.prefetch_factor is not None and cfg.prefetch_factor < 1:
+        raise UserError(f"--prefetch-factor must be at least 1 (got {cfg.prefetch_factor})")
+    if cfg.carry_state and cfg.shuffle_within_chunk:
+        raise UserError(
+            "--carry-state needs batches in file order (sample i of a batch continues sample i "
+            "of the previous one); drop --shuffle-within-chunk"
+        )
+    if cfg.carry_state and cfg.compile:
+        raise UserError("--carry-state is not offered with --compile; drop one of them")
     if cfg.worker_start_method not in (None, "spawn", "fork", "forkserver"):
         raise UserError(
             f"unknown start method {cfg.worker_start_method!r}; use spawn, fork or forkserver"
@@ -196,8 +233,37 @@ def _device_bytes(device: torch.device) -> int:
     return int(torch.cuda.memory_allocated(device)) if device.type == "cuda" else 0
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    """Train the sequence model on cfg.data and measure every epoch."""
+def loader_text(info: dict[str, Any]) -> str:
+    """The loader settings in words (the dict stays in the JSON result)."""
+    if info.get("loader") == "chunk":
+        text = (
+            f"chunk loader: {fmt_count(info['chunks'])} chunk(s) of up to "
+            f"{fmt_count(info['samples_per_chunk'])} samples ({fmt_bytes(info['chunk_size_gb'] * 2**30)} "
+            "allowed per chunk)"
+        )
+    else:
+        workers = info.get("num_workers", 0)
+        text = "per-sample loader, " + (
+            f"{workers} worker process(es)" if workers else "read in the main process"
+        )
+        if info.get("prefetch_factor"):
+            text += f", prefetch {info['prefetch_factor']} batches per worker"
+        if info.get("persistent_workers"):
+            text += ", persistent workers"
+        if info.get("pin_memory"):
+            text += ", pinned memory"
+    if "torch_threads" in info:
+        text += f"; torch threads {info['torch_threads']}"
+    if info.get("carry_state"):
+        text += "; hidden state carried across batches"
+    return text
+
+
+def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> TrainResult:
+    """Train the sequence model on cfg.data and measure every epoch.
+
+    `progress`, when given, is called after every batch (the CLI draws a bar with it).
+    """
     check_config(cfg)
     device = resolve_device(cfg.device)
     info = validate_sequences(cfg.data)
@@ -228,13 +294,19 @@ def train(cfg: TrainConfig) -> TrainResult:
             device.type == "cuda",
             cfg.drop_last,
             cfg.worker_start_method,
+            prefetch_factor=cfg.prefetch_factor,
+            persistent_workers=cfg.persistent_workers,
         )
         loader_info = {
             "loader": "per-sample",
             "num_workers": cfg.num_workers,
             "pin_memory": device.type == "cuda",
+            "prefetch_factor": cfg.prefetch_factor,
+            "persistent_workers": cfg.persistent_workers,
         }
     loader_info["torch_threads"] = torch.get_num_threads()
+    loader_info["carry_state"] = cfg.carry_state
+    batches_per_epoch = len(loader)
 
     torch.manual_seed(cfg.seed)
     model: nn.Module = SequenceRegressor(
@@ -287,6 +359,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         wait = compute = 0.0
         samples = batches = steps = pending = 0
         losses: list[torch.Tensor] = []
+        state: tuple[torch.Tensor, torch.Tensor] | None = None  # --carry-state only
         t_epoch = time.perf_counter()
         it = iter(loader)
         while True:
@@ -304,7 +377,15 @@ def train(cfg: TrainConfig) -> TrainResult:
                 else contextlib.nullcontext()
             )
             with autocast:
-                loss = criterion(step_model(x).float(), y)
+                if cfg.carry_state:
+                    if state is not None and state[0].shape[1] != x.shape[0]:
+                        state = None  # a short last batch: no previous sample to continue
+                    pred, new_state = model.forward_with_state(x, state)
+                    # truncated backpropagation: the values carry on, the graph does not
+                    state = (new_state[0].detach(), new_state[1].detach())
+                else:
+                    pred = step_model(x)
+                loss = criterion(pred.float(), y)
             scaled = loss / cfg.accumulate
             (scaler.scale(scaled) if scaler is not None else scaled).backward()
             pending += 1
@@ -322,6 +403,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             samples += x.shape[0]
             batches += 1
             batch_no += 1
+            if progress is not None:
+                progress(epoch, batches, batches_per_epoch)
             peak_host = max(peak_host, proc.memory_info().rss)
             if batch_no % cfg.log_every == 0:
                 entry = _memory_entry(batch_no, device, proc)
@@ -370,6 +453,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         leaks,
         memory_log,
         loader_info,
+        batch_advice=batch_size_advice(info, cfg, device, amp_mode).text,
         scaler=_scaler_state(scaler),
         grad_norm_max=grad_norm_max,
         model=model,

@@ -32,21 +32,41 @@ class SequenceRegressor(nn.Module):
         self.checkpointing = checkpointing
         self.lstm_float32 = lstm_float32
 
-    def _sequence(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lstm(x)[0]
+    def _sequence(
+        self, x: torch.Tensor, h: torch.Tensor | None = None, c: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out, (h_n, c_n) = self.lstm(x, None if h is None else (h, c))
+        return out, h_n, c_n
 
-    def _run_lstm(self, x: torch.Tensor) -> torch.Tensor:
+    def _run_lstm(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        h, c = state if state is not None else (None, None)
         if self.checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(self._sequence, x, use_reentrant=False)
-        return self._sequence(x)
+            out, h_n, c_n = checkpoint(self._sequence, x, h, c, use_reentrant=False)
+        else:
+            out, h_n, c_n = self._sequence(x, h, c)
+        return out, (h_n, c_n)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_with_state(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Like forward, starting the LSTM from `state` (h, c) and returning its final state.
+
+        Used to carry the hidden state from one batch to the next (stateful training):
+        sample i of a batch continues sample i of the previous batch.
+        """
         if self.lstm_float32:
             with torch.autocast(x.device.type, enabled=False):
-                out = self._run_lstm(x.float())
+                if state is not None:
+                    state = (state[0].float(), state[1].float())
+                out, new_state = self._run_lstm(x.float(), state)
         else:
-            out = self._run_lstm(x)
-        return self.head(out[:, -1])
+            out, new_state = self._run_lstm(x, state)
+        return self.head(out[:, -1]), new_state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_state(x)[0]
 
 
 @functools.cache
