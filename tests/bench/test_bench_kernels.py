@@ -7,7 +7,7 @@ buffers per call make its time depend on the allocator's state (its fastest roun
 2.8 ms in one process and 3.9 ms in another); test_bench_backtest.py keeps its figure.
 
 CI runs this file a second time against the baseline committed in
-benchmarks/baseline/kernels.json (`--benchmark-compare-fail`, see docs/benchmarks.md);
+benchmarks/baseline/kernels-<cpu class>.json (`--benchmark-compare-fail`, see docs/benchmarks.md);
 in the main suite it runs like any benchmark. The ratio test needs no baseline: the C
 loop and the fused kernel run interleaved in this process, so load slows both alike.
 """
