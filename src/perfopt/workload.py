@@ -18,6 +18,9 @@ Contract for implementers:
   harness never recommends such a change as a speed-up.
 - `preload` names the modules `run` imports (torch, optuna, numba...): the harness
   imports them before timing starts, so its views watch the work, not the imports.
+  They are imported once per matrix run in a launcher process that forks each run
+  (perfopt.harness.launcher): a module that starts a Python thread at import makes the
+  harness start a new interpreter per run instead.
 - `prepare(params, cache_dir)` creates shared inputs (generated data) in `cache_dir`;
   it runs before timing starts, may be called many times and must be idempotent.
 - `run(params, cache_dir, workdir)` does the measured work in the calling process

@@ -99,3 +99,36 @@ class MissingPreloadWorkload(ToyWorkload):
 
     name: ClassVar[str] = "toypreload"
     preload: ClassVar[tuple[str, ...]] = ("perfopt_no_such_module",)
+
+
+class ProbeWorkload(ToyWorkload):
+    """A toy that reports how its process started: who imported its preload, its session."""
+
+    name: ClassVar[str] = "probe"
+    preload: ClassVar[tuple[str, ...]] = ("harness_toy_marker",)
+    axes: ClassVar[Mapping[str, list[Any]]] = {**ToyWorkload.axes, "log": []}
+
+    def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
+        """Report the process facts a fresh run must have (and where its imports came from)."""
+        import random
+
+        import harness_toy_marker
+
+        measurement = super().run(params, cache_dir, workdir)
+        measurement.info.update(
+            pid=os.getpid(),
+            imported_in=harness_toy_marker.IMPORTED_IN,
+            session_leader=os.getsid(0) == os.getpid(),
+            random=random.random(),
+        )
+        if params.get("log"):  # every repeat's facts, not only the median's
+            with open(params["log"], "a") as fh:
+                fh.write(f"{os.getpid()} {measurement.info['random']!r}\n")
+        return measurement
+
+
+class ThreadedPreloadWorkload(ProbeWorkload):
+    """A probe whose preload starts a thread at import: its runs must not be forked."""
+
+    name: ClassVar[str] = "probethreads"
+    preload: ClassVar[tuple[str, ...]] = ("harness_toy_marker", "harness_toy_threads")

@@ -266,3 +266,38 @@ def test_until_ci_adds_repeats_only_where_the_interval_is_wide(toy: str, tmp_pat
         options=ScheduleOptions(until_ci_pct=1000.0, max_repeats=5),
     )
     assert sorted(len(r["runs"]) for r in load(run.results_path)) == [3, 3]
+
+
+def test_a_second_matrix_in_a_running_run_folder_is_refused(toy: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from perfopt.errors import UserError
+
+    spec = parse_spec(toy_spec(tmp_path, ["ok"]), "t.toml")
+    run = run_matrix(spec, tmp_path / "run", runs_root=tmp_path / "runs", write_report=False)
+    # another process holds the folder, as a running matrix does (then dies: no stale lock)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fh = open({str(run.out_dir / '.lock')!r}, 'a+')\n"
+            "fcntl.flock(fh, fcntl.LOCK_EX)\n"
+            "fh.seek(0); fh.truncate(); fh.write(f'{os.getpid()}\\n'); fh.flush()\n"
+            "print('held', flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        with pytest.raises(
+            UserError, match=rf"in use by a running perfopt matrix \(pid {holder.pid}\)"
+        ):
+            run_matrix(spec, run.out_dir, resume=True, runs_root=tmp_path / "runs")
+    finally:
+        holder.kill()
+        holder.wait()
+    again = run_matrix(spec, run.out_dir, resume=True, runs_root=tmp_path / "runs")
+    assert again.resumed == 1  # the dead holder left no lock behind

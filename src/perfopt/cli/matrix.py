@@ -150,6 +150,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="seconds a cell's measured run may take before its process group is killed",
     )
     p.add_argument(
+        "--cell-start",
+        choices=("fork", "exec"),
+        help="how each run's process starts: 'fork' (default) from a warm interpreter per "
+        "workload that imported it once (imports are never timed, so only the wait goes); "
+        "'exec' a new interpreter per run, for a workload whose cold start matters",
+    )
+    p.add_argument(
         "--pyspy",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -185,7 +192,7 @@ def _run(spec, args: argparse.Namespace, **kwargs) -> int:  # noqa: ANN001
     from perfopt.harness.processes import forward_signals
     from perfopt.harness.progress import ConsoleProgress
 
-    spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
+    spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy, args.cell_start)
     options = _options(args)
     try:
         with forward_signals():  # SIGTERM/SIGHUP reach the running cell, then we stop
@@ -209,7 +216,7 @@ def _matrix(args: argparse.Namespace) -> int:
     if args.dry_run:
         from perfopt.harness.matrix import describe_cells
 
-        spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy)
+        spec = spec.with_overrides(args.repeats, args.cell_timeout, args.pyspy, args.cell_start)
         print("\n".join(describe_cells(spec, args.only)))
         return 0
     return _run(spec, args, resume=args.resume, only=args.only)

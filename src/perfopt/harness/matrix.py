@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,59 +61,60 @@ def run_matrix(
     notes: list[str] = []
     out_dir = _choose_out_dir(spec.name, out, resume, runs_root, notes)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results_path = out_dir / RESULTS_NAME
-    results_path.touch()  # so that a run interrupted in its first grid can be resumed
-    results.repair_tail(results_path)
-    _write_targets(results_path, spec)
-    done = results.finished_ids(results_path) if resume else set()
-    todo = [c for c in chosen if c.cell_id not in done]
-    # Nothing outside the run folder when --out is given (cache/ inside it), else runs/cache.
-    cache = cache_dir or Path(
-        os.environ.get("PERFOPT_CACHE_DIR", "") or (runs_root if out is None else out) / "cache"
-    )
-    pyspy = spec.pyspy
-    if pyspy:
-        usable, reason = pyspy_status()
-        if not usable:
-            notes.append(f"py-spy view off: {reason}")
-            pyspy = False
-    ctx = RunContext(
-        spec=spec,
-        out_dir=out_dir,
-        cache_dir=cache.resolve(),
-        pyspy=pyspy,
-        environment=environment.collect(),
-        keep_workdirs=keep_workdirs,
-    )
-    for text in notes:
-        progress.note(text)
-    progress.begin(len(todo), len(chosen) - len(todo))
-    try:
-        counts = run_cells(
-            todo,
-            ctx,
-            lambda record: _write(results_path, out_dir, record),
-            progress,
-            options or ScheduleOptions(),
+    with _hold_run_folder(out_dir):
+        results_path = out_dir / RESULTS_NAME
+        results_path.touch()  # so that a run interrupted in its first grid can be resumed
+        results.repair_tail(results_path)
+        _write_targets(results_path, spec)
+        done = results.finished_ids(results_path) if resume else set()
+        todo = [c for c in chosen if c.cell_id not in done]
+        # Nothing outside the run folder when --out is given (cache/ inside it), else runs/cache.
+        cache = cache_dir or Path(
+            os.environ.get("PERFOPT_CACHE_DIR", "") or (runs_root if out is None else out) / "cache"
         )
-        if spec.overhead and not _has_overhead(results_path):
-            progress.note("measuring the views' own overhead on a CPU-bound loop")
-            results.append(results_path, _overhead_record(spec, ctx))
-    finally:
-        progress.close()
-    report_path = None
-    if write_report:
-        from perfopt.harness.report import write_report as render
+        pyspy = spec.pyspy
+        if pyspy:
+            usable, reason = pyspy_status()
+            if not usable:
+                notes.append(f"py-spy view off: {reason}")
+                pyspy = False
+        ctx = RunContext(
+            spec=spec,
+            out_dir=out_dir,
+            cache_dir=cache.resolve(),
+            pyspy=pyspy,
+            environment=environment.collect(),
+            keep_workdirs=keep_workdirs,
+        )
+        for text in notes:
+            progress.note(text)
+        progress.begin(len(todo), len(chosen) - len(todo))
+        try:
+            counts = run_cells(
+                todo,
+                ctx,
+                lambda record: _write(results_path, out_dir, record),
+                progress,
+                options or ScheduleOptions(),
+            )
+            if spec.overhead and not _has_overhead(results_path):
+                progress.note("measuring the views' own overhead on a CPU-bound loop")
+                results.append(results_path, _overhead_record(spec, ctx))
+        finally:
+            progress.close()
+        report_path = None
+        if write_report:
+            from perfopt.harness.report import write_report as render
 
-        report_path = render(results_path, out_dir)
-    return MatrixRun(
-        out_dir=out_dir,
-        results_path=results_path,
-        report_path=report_path,
-        counts=counts,
-        resumed=len(chosen) - len(todo),
-        notes=notes,
-    )
+            report_path = render(results_path, out_dir)
+        return MatrixRun(
+            out_dir=out_dir,
+            results_path=results_path,
+            report_path=report_path,
+            counts=counts,
+            resumed=len(chosen) - len(todo),
+            notes=notes,
+        )
 
 
 def _write_targets(results_path: Path, spec: MatrixSpec) -> None:
@@ -202,6 +206,35 @@ def _choose_out_dir(
         )
         return fresh
     return out
+
+
+@contextlib.contextmanager
+def _hold_run_folder(out_dir: Path) -> Iterator[None]:
+    """Lock the run folder for this process; a second matrix there (--resume) is refused.
+
+    Two runs writing one folder would remove each other's work folders mid-run. The lock
+    is an flock, released by the kernel if this process dies, so a crash never leaves a
+    stale lock behind; the file keeps the holder's pid for the message.
+    """
+    fh = open(out_dir / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise UserError(
+            f"{out_dir} is in use by a running perfopt matrix (pid {holder}): wait for it to "
+            "finish, or choose another --out"
+        ) from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    try:
+        yield
+    finally:
+        fh.close()
 
 
 def _has_overhead(path: Path) -> bool:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfopt.harness import environment, processes, results
+from perfopt.harness import environment, launcher, processes, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
@@ -56,6 +56,8 @@ class RunContext:
     environment: dict[str, Any]
     keep_workdirs: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # warm interpreters that fork the repeats (spec.cell_start == "fork"); None: exec each
+    launchers: launcher.Launchers | None = None
 
 
 @dataclass
@@ -72,6 +74,11 @@ class Repeat:
     index: int = 0
     order: int = 0  # position among all repeats of the matrix run (interleaving)
     timed: bool = True  # False: the extra py-spy run, whose time decides nothing
+    # the run's life outside its timed part: launch to "ready" (interpreter, imports,
+    # prepare) and "done" to exit; what the matrix spends besides the work itself
+    startup_s: float | None = None
+    exit_s: float | None = None
+    started: str = "exec"  # "fork": from the workload's warm launcher (harness/launcher.py)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-serializable dict (what `save_repeat` writes)."""
@@ -238,6 +245,9 @@ def _run_line(rep: Repeat) -> dict[str, Any]:
         "stages": m.get("stages") or {},
         "order": rep.order,
         "pyspy_attached": bool(rep.pyspy and rep.pyspy.get("samples") is not None),
+        "startup_s": rep.startup_s,
+        "exit_s": rep.exit_s,
+        "started": rep.started,
         # cores the rest of the machine kept busy during this run (other jobs)
         "other_busy_cores": (rep.psutil or {}).get("other_busy_cores"),
     }
@@ -261,21 +271,14 @@ def _run_repeat(
         "result_path": str(result_path),
     }
     ready_r, ready_w = os.pipe()
+    launched = time.monotonic()
     with open(out_log, "wb") as out_fh, open(err_log, "wb") as err_fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "perfopt.harness.child", "--ready-fd", str(ready_w)],
-            stdin=subprocess.PIPE,
-            stdout=out_fh,
-            stderr=err_fh,
-            env=env,
-            pass_fds=(ready_w,),
-            start_new_session=True,  # its own process group: a timeout kills all of it
-            preexec_fn=processes.cell_preexec(),
-        )
+        proc = _start(cell, ctx, env, out_fh, err_fh, ready_w)
+    rep_started = "fork" if isinstance(proc, launcher.ForkedCell) else "exec"
     processes.guard(proc)  # its tree dies with it, and with us (perfopt.harness.processes)
     os.close(ready_w)
     views: CellViews | None = None
-    rep = _Repeat(status="failed", pid=proc.pid)
+    rep = _Repeat(status="failed", pid=proc.pid, started=rep_started)
     try:
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(header).encode() + b"\n")
@@ -289,6 +292,7 @@ def _run_repeat(
             )
             return rep
         if state == "ready":
+            rep.startup_s = time.monotonic() - launched
             views = CellViews(
                 proc.pid, cell_dir / f"pyspy-r{index}", pyspy, nonblocking=nonblocking
             )
@@ -304,10 +308,12 @@ def _run_repeat(
                 )
             else:
                 # The run is over: the views stop before the interpreter's exit.
+                done = time.monotonic()
                 rep.psutil, rep.pyspy = views.stop()
                 views = None
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=_EXIT_GRACE_S)
+                rep.exit_s = time.monotonic() - done
         else:
             # it closed its pipe but may linger: the kill below ends it
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -339,7 +345,28 @@ def _run_repeat(
         _tidy(cell_dir, workdir, result_path, (out_log, err_log), ctx.keep_workdirs)
 
 
-def _wait_for(fd: int, word: bytes, timeout: float, proc: subprocess.Popen[bytes]) -> str:
+def _start(
+    cell: Cell, ctx: RunContext, env: dict[str, str], out: Any, err: Any, ready_w: int
+) -> Any:
+    """Start a repeat's process: forked from the workload's launcher, or a new interpreter."""
+    if ctx.launchers is not None:
+        try:
+            return ctx.launchers.get(cell.import_path, env).start(out, err, ready_w)
+        except OSError as exc:  # refused (said once, by Launchers) or died: this repeat execs
+            log.debug("cell launcher unusable (%s): starting a new interpreter", exc)
+    return subprocess.Popen(
+        [sys.executable, "-m", "perfopt.harness.child", "--ready-fd", str(ready_w)],
+        stdin=subprocess.PIPE,
+        stdout=out,
+        stderr=err,
+        env=env,
+        pass_fds=(ready_w,),
+        start_new_session=True,  # its own process group: a timeout kills all of it
+        preexec_fn=processes.cell_preexec(),
+    )
+
+
+def _wait_for(fd: int, word: bytes, timeout: float, proc: Any) -> str:
     """Wait for the child's line `word`: the word, "exited" (without it) or "timeout"."""
     deadline = time.monotonic() + timeout
     buf = b""
@@ -359,7 +386,7 @@ def _wait_for(fd: int, word: bytes, timeout: float, proc: subprocess.Popen[bytes
     return "exited"
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: Any) -> None:
     processes.end_cell(proc)  # the group, and descendants that left it
     try:
         proc.wait(timeout=10)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfopt.harness import environment
+from perfopt.harness import environment, launcher
 from perfopt.harness.cells import Cell
 from perfopt.harness.progress import Progress
 from perfopt.harness.runner import (
@@ -73,10 +73,17 @@ def run_cells(
         sum(c.repeats + int(extra_runs) for c in cells if not c.skip),
         sum(len(saved_repeats(ctx, c)) for c in cells if not c.skip),
     )
-    for grid, members in grids.items():
-        for record in _run_grid(grid, members, ctx, progress, options, t0, order):
-            write(record)
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
+    if ctx.spec.cell_start == "fork" and launcher.supported() and ctx.launchers is None:
+        ctx.launchers = launcher.Launchers(ctx.spec.prepare_timeout)
+    try:
+        for grid, members in grids.items():
+            for record in _run_grid(grid, members, ctx, progress, options, t0, order):
+                write(record)
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
+    finally:
+        if ctx.launchers is not None:
+            ctx.launchers.close()
+            ctx.launchers = None
     return counts
 
 

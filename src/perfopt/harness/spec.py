@@ -10,6 +10,8 @@ parameters, axes (the values to try), include/exclude rules and an optional base
     pyspy = true           # py-spy view when available
     pyspy_separate = true  # py-spy watches one extra untimed run (false: the last timed run)
     overhead = false       # measure the views' own overhead once per run
+    cell_start = "fork"    # fork repeats from a warm interpreter per workload ("exec": a new
+                           # interpreter per repeat, imports included; see harness/launcher.py)
 
     [[grid]]
     name = "backtest-engines"
@@ -51,6 +53,7 @@ _TOP_KEYS = {
     "pyspy",
     "pyspy_separate",
     "overhead",
+    "cell_start",
     "grid",
     "target",
 }
@@ -88,6 +91,7 @@ class MatrixSpec:
     pyspy: bool = True
     pyspy_separate: bool = True
     overhead: bool = False
+    cell_start: str = "fork"  # how each repeat's process starts: see CELL_STARTS
     targets: tuple[Any, ...] = ()  # claims.Target from [[target]] tables
 
     def with_overrides(
@@ -95,6 +99,7 @@ class MatrixSpec:
         repeats: int | None = None,
         cell_timeout: float | None = None,
         pyspy: bool | None = None,
+        cell_start: str | None = None,
     ) -> MatrixSpec:
         """Return a copy with command-line overrides applied (None keeps the spec's)."""
         spec = self
@@ -109,7 +114,21 @@ class MatrixSpec:
             spec = replace(spec, cell_timeout=float(cell_timeout))
         if pyspy is not None:
             spec = replace(spec, pyspy=pyspy)
+        if cell_start is not None:
+            spec = replace(spec, cell_start=_cell_start(cell_start, "--cell-start"))
         return spec
+
+
+# How a repeat's process starts. "fork": from a warm interpreter that imported the
+# workload once (its imports are not paid per repeat); "exec": a new interpreter each
+# time, for a workload whose measurement must include a cold start.
+CELL_STARTS = ("fork", "exec")
+
+
+def _cell_start(value: Any, where: str) -> str:
+    if value not in CELL_STARTS:
+        raise UserError(f"{where} must be one of {', '.join(CELL_STARTS)}, got {value!r}")
+    return str(value)
 
 
 def preset_names() -> list[str]:
@@ -175,6 +194,7 @@ def parse_spec(text: str, source: str, base_dir: Path | None = None) -> MatrixSp
         pyspy=bool(data.get("pyspy", True)),
         pyspy_separate=bool(data.get("pyspy_separate", True)),
         overhead=bool(data.get("overhead", False)),
+        cell_start=_cell_start(data.get("cell_start", "fork"), f"{source}: cell_start"),
         targets=targets,
     )
 
