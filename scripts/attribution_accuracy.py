@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from perfopt.errors import UserError
+from perfopt.harness.markdown import table
 from perfopt.profiling import profile_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,18 +98,24 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(big, ignore_errors=True)
     print(f"load average after: {_load()}\n")
-    print("| program | truth | kinds (each run) | shares (last run) | right |")
-    print("|---|---|---|---|---|")
     right = total = 0
+    rows = []
     for case in chosen:
         got = runs[case.name]
         ok = sum(g["kind"] == case.truth for g in got)
         right, total = right + ok, total + len(got)
         kinds = ", ".join(g["kind"] for g in got)
-        print(
-            f"| {case.name}: {case.describe} | {case.truth} | {kinds} | "
-            f"{_shares(got[-1]['shares'])} | {ok}/{len(got)} |"
+        rows.append(
+            [
+                f"{case.name}: {case.describe}",
+                case.truth,
+                kinds,
+                _shares(got[-1]["shares"]),
+                f"{ok}/{len(got)}",
+            ]
         )
+    header = ["program", "truth", "kinds (each run)", "shares (last run)", "right"]
+    print("\n".join(table(header, rows)))
     print(f"\naccuracy: {right}/{total} runs ({100 * right / total:.0f}%)")
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2) + "\n")

@@ -19,17 +19,17 @@ import sys
 from pathlib import Path
 
 from perfopt.errors import UserError
-from perfopt.harness import results
+from perfopt.harness import records
 from perfopt.harness.markdown import table
 from perfopt.harness.recommend import Recommendation, recommend
-from perfopt.harness.records import CellRecord, records
+from perfopt.harness.records import CellRecord
 from perfopt.harness.targets import FAIL, PASS, evaluate_all
 
 
 def load(path: Path) -> list[CellRecord]:
     """Typed cell records of a run folder or a results file."""
     file = path / "results.jsonl" if path.is_dir() else path
-    return records(results.load(file))
+    return records.load(file).cells
 
 
 def verdict_rows(a: list[CellRecord], b: list[CellRecord]) -> tuple[list[list[str]], int]:

@@ -45,7 +45,7 @@ def write_plots(cells: Sequence[CellRecord], out_dir: Path) -> dict[str, list[Pa
 def varying(members: Sequence[CellRecord], leave_out: Sequence[str] = ()) -> list[str]:
     """The scalar params whose value differs between the cells, sorted."""
     keys = sorted({k for c in members for k in c.scalar_params()} - set(leave_out))
-    return [k for k in keys if len({repr(c.params.get(k)) for c in members}) > 1]
+    return [k for k in keys if len({repr(c.scalar_params().get(k)) for c in members}) > 1]
 
 
 def _pyplot() -> Any:
@@ -102,26 +102,12 @@ def _scaling(workload: str, members: Sequence[CellRecord], out_dir: Path) -> Pat
     return path
 
 
-def stage_shares(c: CellRecord) -> dict[str, float]:
-    """Top-level stages as shares of the run (of their sum when workers overlap)."""
-    m = c.raw.get("measurement") or {}
-    top = {
-        k: float(v)
-        for k, v in (m.get("stages") or {}).items()
-        if "/" not in k and k != "total" and isinstance(v, int | float)
-    }
-    # stages summed over parallel workers can exceed the wall time: share of their sum then
-    total = max(float(m.get("seconds") or 0.0), sum(top.values()))
-    return {k: v / total for k, v in top.items()} if total else {}
-
-
 def _attribution(workload: str, members: Sequence[CellRecord], out_dir: Path) -> Path | None:
     names = varying(members)
     rows = []
     for c in members[:MAX_BARS]:
-        spy = (c.raw.get("attribution") or {}).get("pyspy") or {}
-        cats = (spy.get("categories") or {}) if spy.get("samples") else {}
-        stages = stage_shares(c)
+        cats = c.pyspy.sampled_categories if c.pyspy else {}
+        stages = c.stage_shares()
         if stages or cats:
             rows.append((c.params_text(names) or c.label or c.cell_id, stages, cats))
     if not rows:

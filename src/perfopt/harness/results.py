@@ -19,6 +19,9 @@ one, scaled by the run's seconds: a time (`*_s`) in proportion, a throughput
 seconds/stages/metrics/info and psutil/pyspy flat on the line with no repeats. Older
 lines are lifted step by step (asv `update_to_2` style); a newer schema is refused
 instead of guessed at. Credentials are masked before a line is written.
+
+This module reads and writes lines; `perfopt.harness.records.load` is what readers
+call: it loads through `load` here and returns the lines as typed records.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,12 +234,3 @@ def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
         "verdict": old.get("verdict"),
         "environment": old.get("environment", {}),
     }
-
-
-def cells(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The cell lines of a results list, last line per cell id winning."""
-    by_id: dict[str, dict[str, Any]] = {}
-    for r in records:
-        if r.get("kind", "cell") == "cell":
-            by_id[r["cell_id"]] = r
-    return list(by_id.values())

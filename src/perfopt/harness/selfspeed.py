@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import UserError
+from perfopt.harness.markdown import table
 
 ASV_COMMITS_SHOWN = 6
 
@@ -121,33 +122,34 @@ def render_selfspeed(
             f"{' (dirty)' if run['dirty'] else ''}, {run['datetime'] or 'time unknown'}, "
             f"{run['machine']}.\n"
         )
-        out.append("| group | benchmark | median | IQR | min | rounds |")
-        out.append("|---|---|---|---|---|---|")
-        for r in run["rows"]:
-            out.append(
-                f"| {r['group']} | `{r['name']}` | {_time(r['median_s'])} | {_time(r['iqr_s'])} "
-                f"| {_time(r['min_s'])} | {r['rounds']} |"
-            )
-        out.append("")
+        rows = [
+            [
+                r["group"],
+                f"`{r['name']}`",
+                _time(r["median_s"]),
+                _time(r["iqr_s"]),
+                _time(r["min_s"]),
+                r["rounds"],
+            ]
+            for r in run["rows"]
+        ]
+        out += [*table(["group", "benchmark", "median", "IQR", "min", "rounds"], rows), ""]
     if asv is not None:
         commits = asv["commits"][-ASV_COMMITS_SHOWN:]
         out.append(
             f"asv results `{asv['folder']}` ({', '.join(asv['machines']) or 'machine unknown'}): "
             f"the last {len(commits)} commit(s) measured, oldest first.\n"
         )
-        out.append("| benchmark | " + " | ".join(f"`{c}`" for c in commits) + " |")
-        out.append("|---|" + "---|" * len(commits))
-        table: dict[str, dict[str, str]] = {}
+        values: dict[str, dict[str, str]] = {}
         for r in asv["rows"]:
             if r["commit"] in commits:
-                table.setdefault(r["benchmark"], {})[r["commit"]] = _asv_value(
+                values.setdefault(r["benchmark"], {})[r["commit"]] = _asv_value(
                     r["value"], r["unit"]
                 )
-        for name in sorted(table):
-            out.append(
-                f"| `{name}` | " + " | ".join(table[name].get(c, "-") for c in commits) + " |"
-            )
-        out.append("")
+        rows = [
+            [f"`{name}`", *(values[name].get(c, "-") for c in commits)] for name in sorted(values)
+        ]
+        out += [*table(["benchmark", *(f"`{c}`" for c in commits)], rows), ""]
     return out
 
 

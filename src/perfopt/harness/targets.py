@@ -17,7 +17,8 @@ other comparable pairs are shown beside it and never decide. Outcomes:
 A parallel claim at more workers than this machine has cores is projected from the
 measured points with Amdahl's law (and the USL when there are enough points): "PASS
 (projected)" / "FAIL (projected)". Pairs from different hosts, commits or core counts
-are never compared: a results file mixing them is judged per host.
+are never compared: a results file mixing them is judged per host. The projection
+lives in `parallel_verdict`; the views' own overhead is judged in `overhead_verdict`.
 
 The claims themselves, with what each team measured and on what, are described in
 docs/claims.md.
@@ -30,7 +31,8 @@ from typing import Any
 
 from perfopt.harness import stats
 from perfopt.harness.claims import AMP_CPU_NOTE, TARGETS, Comparison, Target, Threshold
-from perfopt.harness.records import CellRecord, HostKey, busy_machine
+from perfopt.harness.parallel_verdict import busy_note, parallel
+from perfopt.harness.records import CellRecord, HostKey
 from perfopt.harness.verdicts import (
     FAIL,
     INCONCLUSIVE,
@@ -42,10 +44,9 @@ from perfopt.harness.verdicts import (
     PairResult,
     PartVerdict,
     TargetVerdict,
-    interval,
-    measured,
-    pair_name,
+    pair_cells,
     pairs_text,
+    part_from,
 )
 
 __all__ = [
@@ -177,14 +178,14 @@ def _compare(part: Comparison, records: Sequence[CellRecord]) -> PartVerdict:
             INCONCLUSIVE,
             f"the claim's own configuration ({wanted}) was not run; other pairs: "
             + pairs_text(part, pairs),
-            _cells(pairs),
+            pair_cells(pairs),
             pairs=tuple(pairs),
         )
     if part.workers_param and part.claim_workers:
-        return _parallel(part, pairs, own)
+        return parallel(part, pairs, own)
     verdicts = {p.verdict for p in own}
     verdict = verdicts.pop() if len(verdicts) == 1 else MIXED
-    return _part_from(part, verdict, own, pairs)
+    return part_from(part, verdict, own, pairs)
 
 
 def _pairs(part: Comparison, cands: Sequence[CellRecord]) -> list[PairResult]:
@@ -212,7 +213,7 @@ def _pairs(part: Comparison, cands: Sequence[CellRecord]) -> list[PairResult]:
         if not part.higher_is_better:
             ratio = ratio.inverted()  # times: base / variant is the speedup
         bound = _bound(workers, r) if part.workers_param else None
-        busy = _busy(base, r) if part.workers_param else None
+        busy = busy_note(base, r) if part.workers_param else None
         if busy is not None:
             verdict, note = INCONCLUSIVE, busy
         elif part.claim_workers and workers != part.claim_workers:
@@ -271,140 +272,14 @@ def _judge(
     return INCONCLUSIVE, f"the interval straddles the claim ({claim}); {more}"
 
 
-def _parallel(part: Comparison, pairs: list[PairResult], own: list[PairResult]) -> PartVerdict:
-    """A parallel claim: measured at the claim's worker count, or projected to it."""
-    want = part.claim_workers or 0
-    cores = own[0].variant.host.cores or 0
-    at_claim = [p for p in own if p.workers == want]
-    if at_claim and cores >= want:
-        verdicts = {p.verdict for p in at_claim}
-        verdict = verdicts.pop() if len(verdicts) == 1 else MIXED
-        return _part_from(part, verdict, at_claim, pairs)
-    # a slowdown within the cores fails here and now; past them it is only oversubscription
-    slow = [
-        p
-        for p in own
-        if (p.workers or 1) <= cores
-        and p.ratio.enough
-        and (p.ratio.high or 0.0) < 1.0
-        and _busy(p.base, p.variant) is None
-    ]
-    if slow:
-        return _part_from(
-            part,
-            FAIL,
-            slow,
-            pairs,
-            extra=f"slower with {slow[0].workers} workers here and now, whatever a machine "
-            "with more cores would give",
-        )
-    # too few runs, or a ratio the cores cannot produce: nothing to project from
-    unsure = [
-        p
-        for p in own
-        if (p.workers or 1) <= cores
-        and (
-            not p.ratio.enough
-            or (p.bound and p.ratio.value > p.bound)
-            or _busy(p.base, p.variant) is not None
-        )
-    ]
-    if unsure:
-        return _part_from(part, INCONCLUSIVE, unsure, pairs)
-    # Points past the cores only say something when the work is not CPU-bound.
-    points = [(p.workers or 1, p.ratio) for p in own if (p.workers or 1) <= cores or _waits(p.base)]
-    amdahl = stats.fit_scaling(points, "amdahl")
-    usl = stats.fit_scaling(points, "usl") if len(points) >= 2 else None
-    fit = usl or amdahl
-    if fit is None:
-        return _part_from(part, INCONCLUSIVE, own, pairs, extra="too few points to project")
-    proj = stats.project(fit, want)
-    low = part.speedup_low
-    extra = f"this machine has {cores} cores; {proj.text()}"
-    if usl is not None and amdahl is not None:
-        extra += f"; Amdahl alone: {stats.project(amdahl, want).text()}"
-    if proj.low >= low:
-        verdict = PASS
-    elif proj.high < low:
-        verdict = FAIL
-    elif any((p.ratio.low or 0.0) <= 1.0 for p in own):
-        verdict = INCONCLUSIVE
-        noisy = min(own, key=lambda p: p.ratio.low or 0.0)
-        need = stats.runs_to_decide(noisy.ratio, 1.0)
-        extra += (
-            "; no speedup is established here yet (an interval reaches 1.0x), so the "
-            "projection cannot decide"
-            + (f": about {need} runs a side would establish one" if need else "")
-        )
-    else:
-        verdict = NA
-        extra += (
-            f"; the projection straddles the claim's {low:g}x: a machine with at least "
-            f"{want} cores decides"
-        )
-    result = _part_from(part, verdict, own, pairs, extra=extra)
-    return PartVerdict(
-        result.label,
-        result.verdict,
-        result.reason,
-        result.cells,
-        projected=verdict in (PASS, FAIL),
-        measured=f"{proj.value:.2f}x at {want} workers",
-        interval=f"[{proj.low:.2f}, {proj.high:.2f}]",
-        n=result.n,
-        bound=result.bound,
-        efficiency=result.efficiency,
-        pairs=result.pairs,
-        projection=proj,
-    )
-
-
-def _part_from(
-    part: Comparison,
-    verdict: str,
-    deciding: Sequence[PairResult],
-    pairs: Sequence[PairResult],
-    extra: str = "",
-) -> PartVerdict:
-    lead = max(deciding, key=lambda p: (p.workers or 0, p.ratio.n))
-    others = [p for p in pairs if p not in deciding]
-    reason = "; ".join(
-        f"{pair_name(part, p)}: {measured(part, p.ratio)} ("
-        + (p.note if p.verdict == POINT else f"{p.verdict}: {p.note}")
-        + ")"
-        for p in deciding
-    )
-    if lead.bound is not None:
-        eff = lead.ratio.value / lead.bound
-        reason += (
-            f"; with {lead.workers} workers on {lead.variant.host.cores} cores the best "
-            f"possible speedup is {lead.bound:g}x (efficiency {100 * eff:.0f}%)"
-        )
-    if extra:
-        reason += f"; {extra}"
-    if others:
-        reason += "; not the claim's configuration, shown only: " + pairs_text(part, others)
-    claim = f" (claim {part.claim_text()})"
-    return PartVerdict(
-        part.label,
-        verdict,
-        reason + claim,
-        _cells(deciding),
-        measured=measured(part, lead.ratio, with_interval=False),
-        interval=interval(part, lead.ratio),
-        n=f"{lead.ratio.n_base}/{lead.ratio.n_variant}",
-        bound=lead.bound,
-        efficiency=None if lead.bound is None else lead.ratio.value / lead.bound,
-        pairs=tuple(pairs),
-    )
-
-
 def _needs_gpu(part: Comparison, cands: Sequence[CellRecord]) -> PartVerdict:
     pairs = _pairs(part, cands)
     note = AMP_CPU_NOTE
     if pairs:
         note += "; measured here on CPU: " + pairs_text(part, pairs)
-    return PartVerdict(part.label, NA, note, _cells(pairs), pairs=tuple(_not_own(p) for p in pairs))
+    return PartVerdict(
+        part.label, NA, note, pair_cells(pairs), pairs=tuple(_not_own(p) for p in pairs)
+    )
 
 
 # ---------------------------------------------------------------- helpers
@@ -443,23 +318,6 @@ def _bound(workers: int | None, r: CellRecord) -> float | None:
     return float(min(workers, cores))
 
 
-def _busy(base: CellRecord, variant: CellRecord) -> str | None:
-    """Why a parallel pair is no evidence because the machine was busy, or None."""
-    busy = busy_machine(base, variant)
-    if busy is None:
-        return None
-    return (
-        f"{busy}: a parallel ratio measured against other jobs is no evidence; "
-        "rerun on a quiet machine"
-    )
-
-
-def _waits(base: CellRecord) -> bool:
-    """Whether one worker left the CPU mostly idle (so more workers than cores can help)."""
-    used = base.cpu_cores_used
-    return used is not None and used < 0.5
-
-
 def _not_own(p: PairResult) -> PairResult:
     return PairResult(p.base, p.variant, p.ratio, p.verdict, p.note, False, p.workers, p.bound)
 
@@ -467,7 +325,3 @@ def _not_own(p: PairResult) -> PairResult:
 def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[(len(ordered) - 1) // 2]
-
-
-def _cells(pairs: Sequence[PairResult]) -> tuple[str, ...]:
-    return tuple(sorted({c for p in pairs for c in (p.base.cell_id, p.variant.cell_id)}))

@@ -1,17 +1,20 @@
-"""The report's judged sections: target verdicts and recommendations, with intervals.
+"""The report's judged sections: target verdicts, recommendations, the views' overhead.
 
-Both read typed records (`records.CellRecord`) and the verdict engines
-(`targets`, `recommend`); every ratio they print carries its interval and n.
+They read typed records (`records.CellRecord`, `view_records.OverheadRecord`) and the
+verdict engines (`targets`, `recommend`, `overhead_verdict`); every ratio they print
+carries its interval and n.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from perfopt.harness.markdown import inline, table
+from perfopt.harness.markdown import duration, inline, table
+from perfopt.harness.overhead_verdict import judge_overhead
 from perfopt.harness.recommend import Recommendation, recommend
 from perfopt.harness.records import CellRecord
 from perfopt.harness.targets import INCONCLUSIVE, Target, TargetVerdict, evaluate_all
+from perfopt.harness.view_records import OverheadRecord
 
 
 def targets_section(
@@ -120,9 +123,8 @@ def _recommendation(rec: Recommendation) -> str:
                 text += " (fewer than 3 runs a side)"
     busy = [c for c in rec.candidates if c.busy is not None]
     if busy:
-        text += (
-            f"; not judged ({busy[0].busy}; rerun on a quiet machine): "
-            + ", ".join(f"`{c.change_text()}` {c.gain.text()}" for c in busy[:3])
+        text += f"; not judged ({busy[0].busy}; rerun on a quiet machine): " + ", ".join(
+            f"`{c.change_text()}` {c.gain.text()}" for c in busy[:3]
         )
         if len(busy) > 3:
             text += f" and {len(busy) - 3} more"
@@ -148,3 +150,41 @@ def _lead(v: TargetVerdict):  # noqa: ANN202 - a PartVerdict
         return with_bound[0]
     decided = [p for p in v.parts if p.verdict != INCONCLUSIVE]
     return (decided or list(v.parts))[0]
+
+
+def overhead_section(overhead: OverheadRecord | None) -> list[str]:
+    """'## Overhead of the views': each view's CPU cost against its target, and wall time."""
+    if overhead is None:
+        return []
+    lines = ["## Overhead of the views\n"]
+    if not overhead.available:
+        lines.append(f"Not measured: {overhead.reason or 'unknown'}.")
+        return [*lines, ""]
+    spread = overhead.bare_spread()
+    rows = [
+        ["bare", "-", "-", "-", duration(overhead.median_s.get("bare")), f"spread {_pct(spread)}"]
+    ]
+    rows += [
+        [
+            v.name,
+            _pct(v.cpu_cost),
+            f"<= {100 * v.target:.0f}%",
+            v.verdict,
+            duration(v.median_s),
+            v.wall_change,
+        ]
+        for v in judge_overhead(overhead)
+    ]
+    header = ["view", "CPU cost", "target", "verdict", "wall median", "wall change"]
+    lines += [
+        f"A CPU-bound command of fixed work, {'?' if overhead.repeats is None else overhead.repeats} interleaved repeats per "
+        "variant. The CPU cost (CPU the watcher used over the command's CPU) is the stable "
+        "measure; the wall-time change is what the command felt, and is only meaningful "
+        "when it exceeds the spread of the bare runs.\n",
+        *table(header, rows),
+    ]
+    return [*lines, ""]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"

@@ -1,6 +1,7 @@
 """Verdict records: a judged pair, a judged part of a target, a target's verdict.
 
-Plain typed records and their wording; `perfopt.harness.targets` makes them and the
+Plain typed records and their wording (`part_from` words a part's verdict from the pairs
+that decide it); `perfopt.harness.targets` and `parallel_verdict` make them and the
 report reads them.
 """
 
@@ -131,3 +132,49 @@ def interval(part: Comparison, r: stats.Ratio) -> str:
 def part_label(p: PartVerdict) -> str:
     """'FAIL' or 'FAIL (projected)'."""
     return f"{p.verdict} (projected)" if p.projected else p.verdict
+
+
+def part_from(
+    part: Comparison,
+    verdict: str,
+    deciding: Sequence[PairResult],
+    pairs: Sequence[PairResult],
+    extra: str = "",
+) -> PartVerdict:
+    """A part's verdict from the pairs that decide it, the others shown beside them."""
+    lead = max(deciding, key=lambda p: (p.workers or 0, p.ratio.n))
+    others = [p for p in pairs if p not in deciding]
+    reason = "; ".join(
+        f"{pair_name(part, p)}: {measured(part, p.ratio)} ("
+        + (p.note if p.verdict == POINT else f"{p.verdict}: {p.note}")
+        + ")"
+        for p in deciding
+    )
+    if lead.bound is not None:
+        eff = lead.ratio.value / lead.bound
+        reason += (
+            f"; with {lead.workers} workers on {lead.variant.host.cores} cores the best "
+            f"possible speedup is {lead.bound:g}x (efficiency {100 * eff:.0f}%)"
+        )
+    if extra:
+        reason += f"; {extra}"
+    if others:
+        reason += "; not the claim's configuration, shown only: " + pairs_text(part, others)
+    claim = f" (claim {part.claim_text()})"
+    return PartVerdict(
+        part.label,
+        verdict,
+        reason + claim,
+        pair_cells(deciding),
+        measured=measured(part, lead.ratio, with_interval=False),
+        interval=interval(part, lead.ratio),
+        n=f"{lead.ratio.n_base}/{lead.ratio.n_variant}",
+        bound=lead.bound,
+        efficiency=None if lead.bound is None else lead.ratio.value / lead.bound,
+        pairs=tuple(pairs),
+    )
+
+
+def pair_cells(pairs: Sequence[PairResult]) -> tuple[str, ...]:
+    """The ids of the cells the pairs compare, sorted."""
+    return tuple(sorted({c for p in pairs for c in (p.base.cell_id, p.variant.cell_id)}))
