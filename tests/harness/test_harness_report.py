@@ -234,3 +234,19 @@ def test_golden_v1_report_is_stable(tmp_path: Path) -> None:
     a = write_report(DATA / "results-v1.jsonl", tmp_path / "a").read_text()
     b = write_report(DATA / "results-v1.jsonl", tmp_path / "b").read_text()
     assert a == b and "# perfopt report" in a
+
+
+def test_the_report_says_what_starting_and_ending_the_runs_cost(tmp_path: Path) -> None:
+    lines = sample_records()
+    assert "timed runs:" not in write_report(write_results(tmp_path / "a.jsonl", lines)).read_text()
+    line = {**lines[0], "schema": 3}
+    line["runs"] = [
+        {"seconds": 2.0, "startup_s": 0.5, "exit_s": 0.25, "started": "fork"},
+        {"seconds": 3.0, "startup_s": 4.0, "exit_s": 1.0, "started": "exec"},
+    ]
+    text = write_report(write_results(tmp_path / "b" / "results.jsonl", [line])).read_text()
+    assert (
+        '2 timed runs: 5 s measured; 4.5 s from starting their processes to their "ready" '
+        "(imports and prepare; 1 forked from a warm launcher, 1 started as new interpreters) "
+        'and 1.25 s from "done" to their exit, none of it timed.'
+    ) in text

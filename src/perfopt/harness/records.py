@@ -72,6 +72,10 @@ class RunRecord:
     stages: Mapping[str, Any] = field(default_factory=dict)
     order: int | None = None  # its place in the interleaved schedule
     pyspy_attached: bool = False  # py-spy watched this timed run
+    # the run's process outside the timed part (None in files written before they were kept)
+    startup_s: float | None = None  # launch to "ready": interpreter or fork, prepare
+    exit_s: float | None = None  # "done" to the process's exit
+    started: str | None = None  # "fork" (from the workload's launcher) or "exec"
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RunRecord:
@@ -84,6 +88,9 @@ class RunRecord:
             dict(d.get("stages") or {}),
             d.get("order"),
             bool(d.get("pyspy_attached")),
+            float(d["startup_s"]) if _finite(d.get("startup_s")) else None,
+            float(d["exit_s"]) if _finite(d.get("exit_s")) else None,
+            d.get("started"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -95,6 +102,11 @@ class RunRecord:
             "order": self.order,
             "pyspy_attached": self.pyspy_attached,
             "other_busy_cores": self.other_busy_cores,
+            **(
+                {"startup_s": self.startup_s, "exit_s": self.exit_s, "started": self.started}
+                if self.started is not None
+                else {}
+            ),
         }
 
 

@@ -24,6 +24,7 @@ from perfopt.harness.verdict_sections import (
     recommendations_section,
     targets_section,
 )
+from perfopt.units import fmt_duration
 from perfopt.urls import mask_url
 
 
@@ -112,7 +113,27 @@ def _summary(cells: Sequence[CellRecord], results_name: str) -> list[str]:
     parts = ", ".join(f"{counts[s]} {s}" for s in TERMINAL if s in counts)
     starts = sorted(s for c in cells if (s := c.environment.get("start_utc")))
     when = f"; cells started {starts[0]} to {starts[-1]} (UTC)" if starts else ""
-    return [f"Rendered from `{results_name}`: {len(cells)} cells ({parts or 'none'}){when}.\n"]
+    return [
+        f"Rendered from `{results_name}`: {len(cells)} cells ({parts or 'none'}){when}.\n",
+        *_run_costs(cells),
+    ]
+
+
+def _run_costs(cells: Sequence[CellRecord]) -> list[str]:
+    """Where the run's own time went: the measured work against starting and ending runs."""
+    runs = [r for c in cells for r in c.runs if r.started is not None]
+    if not runs:
+        return []  # written before runs kept their start-up and exit times
+    forked = sum(r.started == "fork" for r in runs)
+    measured = sum(r.seconds for r in runs)
+    startup = sum(r.startup_s or 0.0 for r in runs)
+    exits = sum(r.exit_s or 0.0 for r in runs)
+    how = f"{forked} forked from a warm launcher, {len(runs) - forked} started as new interpreters"
+    return [
+        f"{len(runs)} timed runs: {fmt_duration(measured)} measured; {fmt_duration(startup)} from "
+        f"starting their processes to their \"ready\" (imports and prepare; {how}) and "
+        f"{fmt_duration(exits)} from \"done\" to their exit, none of it timed.\n"
+    ]
 
 
 def _environment(cells: Sequence[CellRecord]) -> list[str]:
