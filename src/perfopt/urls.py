@@ -79,6 +79,12 @@ def _secret_flag(text: str) -> bool:
 
 def mask_secrets(text: str) -> str:
     """Return `text` with every secret it shows replaced by ***."""
+    return _mask(text, _env_pattern(_env_key()))
+
+
+def _mask(text: str, env_pattern: re.Pattern[str] | None) -> str:
+    """mask_secrets with the environment's secret values already compiled (one pass
+    over os.environ per call of the public functions, not per string of a tree)."""
     if not text:
         return text
     text = _URL_IN_TEXT.sub(lambda m: f"{m['head']}:{MASK}@", text)
@@ -88,9 +94,8 @@ def mask_secrets(text: str) -> str:
         text,
     )
     text = _mask_values(text, _FLAG_SPACE, _FLAG_VALUE, _secret_flag)
-    pattern = _env_pattern(_env_key())
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
+    if env_pattern is not None:
+        text = env_pattern.sub(MASK, text)
     return text
 
 
@@ -115,11 +120,15 @@ def _mask_values(text: str, names: re.Pattern[str], values: re.Pattern[str], sec
 
 def mask_argv(argv: Sequence[Any]) -> list[Any]:
     """A command line with secrets masked: `--password X` hides X, URLs hide passwords."""
+    return _argv(argv, _env_pattern(_env_key()))
+
+
+def _argv(argv: Sequence[Any], env: re.Pattern[str] | None) -> list[Any]:
     out: list[Any] = []
     hide_next = False
     for item in argv:
         if not isinstance(item, str):
-            out.append(mask_tree(item))
+            out.append(_tree(item, None, env))
             hide_next = False
             continue
         if hide_next:
@@ -133,26 +142,30 @@ def mask_argv(argv: Sequence[Any]) -> list[Any]:
         whole = _URL_WHOLE.match(item)
         if whole:
             item = f"{whole['head']}:{MASK}@" + item[whole.end() :]
-        out.append(mask_secrets(item))
+        out.append(_mask(item, env))
         hide_next = _secret_flag(item)
     return out
 
 
 def mask_tree(value: Any, key: str | None = None) -> Any:
     """A copy of a JSON-like value with every string masked (keys too; lists as argv)."""
+    return _tree(value, key, _env_pattern(_env_key()))
+
+
+def _tree(value: Any, key: str | None, env: re.Pattern[str] | None) -> Any:
     if key is not None and is_secret_name(key) and isinstance(value, str | int | float):
         return MASK if value not in ("", None) else value
     if isinstance(value, str):
-        return mask_secrets(value)
+        return _mask(value, env)
     if isinstance(value, dict):
         return {
-            (mask_secrets(k) if isinstance(k, str) else k): mask_tree(
-                v, k if isinstance(k, str) else None
+            (_mask(k, env) if isinstance(k, str) else k): _tree(
+                v, k if isinstance(k, str) else None, env
             )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return mask_argv(value)
+        return _argv(value, env)
     return value
 
 

@@ -32,6 +32,7 @@ Linux only (prctl, psutil process trees); elsewhere the process-group kill remai
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -52,6 +53,7 @@ STOP_GRACE_S = 10.0
 _ANSWER_S = 30.0
 _GUARDS: dict[int, CellGuard] = {}
 _received: list[int] = []  # termination signals received while forwarding is on
+_STOPPED: list[subprocess.Popen[bytes]] = []  # watchdogs told to stop, not yet reaped
 
 
 class Terminated(KeyboardInterrupt):
@@ -87,12 +89,14 @@ class CellGuard:
 
     def close(self) -> None:
         """Stop the watchdog (the cell is over)."""
-        self._ask("stop", timeout=5.0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.watchdog.wait(timeout=5.0)
+        if self._ask("stop", timeout=5.0):
+            # It answered and is exiting: reaped later (_reap_stopped), not waited for
+            # here, since an interpreter's exit costs each repeat about 0.1 s.
+            _STOPPED.append(self.watchdog)
+            return
         if self.watchdog.poll() is None:
             self.watchdog.kill()
-            self.watchdog.wait()
+        self.watchdog.wait()
 
     def _ask(self, line: str, timeout: float) -> bool:
         """Send a command line and wait for the watchdog's answer; False if it is gone."""
@@ -133,8 +137,25 @@ def cell_preexec() -> Any:
     return preexec
 
 
+def _reap_stopped(wait: bool = False) -> None:
+    """Collect the exit of watchdogs told to stop (all of them when `wait`)."""
+    for watchdog in list(_STOPPED):
+        if wait:
+            try:
+                watchdog.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                watchdog.kill()
+                watchdog.wait()
+        if watchdog.poll() is not None:
+            _STOPPED.remove(watchdog)
+
+
+atexit.register(_reap_stopped, True)
+
+
 def guard(proc: subprocess.Popen[Any]) -> None:
     """Start watching a freshly started cell process (its own session leader)."""
+    _reap_stopped()
     try:
         _GUARDS[proc.pid] = CellGuard(proc.pid)
     except OSError as exc:  # no watchdog: the group kill still works
