@@ -114,7 +114,9 @@ def test_every_mentioned_path_exists(source, monkeypatch):
 def test_nothing_points_outside_the_repository():
     files = [ROOT / "README.md"]
     for folder in ("src", "docs", "scripts", "benchmarks"):
-        files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        files += [
+            p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        ]
     hits = []
     for path in files:
         data = path.read_bytes()

@@ -28,6 +28,7 @@ THREAD_CAP_VARS: tuple[str, ...] = (
 # macOS Accelerate's, which perfopt never sets but a user's shell may.
 THREAD_CAP_VARS_SEEN: tuple[str, ...] = (*THREAD_CAP_VARS, "VECLIB_MAXIMUM_THREADS")
 
+
 def logical_cores() -> int:
     """Logical CPUs of the machine (os.cpu_count), at least 1."""
     return os.cpu_count() or 1

@@ -2,7 +2,8 @@
 
 Long-only (spot crypto style; no shorting). Two LTF signals, chosen by `params["signal"]`:
 - "rsi" (default): Wilder RSI(`rsi_period`) mean reversion: enter when RSI < `rsi_low`,
-  exit when RSI > `rsi_high`.
+  exit when RSI > `rsi_high`. The RSI is the backtest's (`perfopt.backtest`): its
+  reference loop for the numpy engine, its numba kernel for the numba one.
 - "ma_cross": enter when SMA(`ma_fast`) crosses above SMA(`ma_slow`), exit when it
   crosses below.
 Features (named switches, `features` mapping):

@@ -262,5 +262,3 @@ def _scaler_state(scaler: Any) -> dict[str, float] | None:
         return None
     state = scaler.state_dict()
     return {"scale": float(state["scale"]), "growth_tracker": float(state["_growth_tracker"])}
-
-
