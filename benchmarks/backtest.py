@@ -44,7 +44,7 @@ class Kernels:
 
     def setup(self, folders, engine, size):
         _require("run_backtest")
-        from perfopt.backtest.engine import load_kernels
+        from perfopt.backtest.steps import load_kernels
         from perfopt.data import open_store
 
         if engine == "reference" and size == "seed":
@@ -55,8 +55,8 @@ class Kernels:
         self.time_signals_and_simulate(folders, engine, size)  # warm-up
 
     def time_signals_and_simulate(self, folders, engine, size):
-        from perfopt.backtest.engine import simulate_close
-        from perfopt.profiling import StageTimer
+        from perfopt.backtest.steps import simulate_close
+        from perfopt.stage_timer import StageTimer
 
         timer = StageTimer()
         simulate_close(self.close, self.config, self.kernels, 1000.0, timer)

@@ -16,8 +16,8 @@ import platform
 import statistics
 
 from perfopt.backtest import BacktestConfig, run_backtest
-from perfopt.backtest.engine import load_kernels
 from perfopt.backtest.kernel_race import race
+from perfopt.backtest.steps import load_kernels
 from perfopt.data import open_store
 
 

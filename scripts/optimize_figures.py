@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from perfopt.run_folders import run_stamp
+
 PERFOPT = [sys.executable, "-m", "perfopt"]
 POSTGRES = (
     os.environ.get("PERFOPT_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -158,7 +160,7 @@ def drop_postgres_studies(names: list[str]) -> None:
 
 def main(daily: str, intraday: str) -> None:
     """Print every figure with the runs that made it."""
-    tag = time.strftime("%Y%m%dT%H%M%S")
+    tag = run_stamp()  # the run-folder stamp: studies of one run share it
     print(f"machine: {os.cpu_count()} logical cores; python {sys.version.split()[0]}")
     with tempfile.TemporaryDirectory(prefix="perfopt-figures-") as tmp:
         out = Path(tmp)

@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from perfopt.run_folders import run_stamp
+
 PERFOPT = [sys.executable, "-m", "perfopt"]
 POSTGRES = (
     os.environ.get("PERFOPT_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -341,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
     print(machine_line(), flush=True)
-    tag = time.strftime("%Y%m%dT%H%M%S")
+    tag = run_stamp()  # the run-folder stamp: studies of one run share it
     studies: list[str] = []
     busy0, _ = busy_cores()
     t0 = time.perf_counter()

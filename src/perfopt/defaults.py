@@ -11,3 +11,7 @@ DEFAULT_SEED = 7
 # The timeframe-grid seed (001): 1-minute crypto bars.
 DEFAULT_INTRADAY_DAYS = 60
 DEFAULT_INTRADAY_START = "2024-01-01"
+
+# The daily-panel stores, by name: one definition for the data layer, the backtest and
+# the CLI choices (kept here so `--help` needs no numpy).
+DATA_SOURCES: tuple[str, ...] = ("sqlite", "parquet", "hdf5")

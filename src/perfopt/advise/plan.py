@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from perfopt.advise import probe as probes
+import perfopt.advise.probe as probes
 from perfopt.errors import UserError
 from perfopt.optimize.user_objective import UserTask
 
@@ -76,7 +76,7 @@ def advise(
     methods: tuple[str, ...] = ("fork", "forkserver", "spawn"),
 ) -> Advice:
     """Probe `task` within about `budget_s` seconds and recommend a plan."""
-    from perfopt.optimize.config import physical_cores
+    from perfopt.machine import physical_cores
 
     task.load()  # bad SPECs fail before anything runs
     start = time.perf_counter()

@@ -54,7 +54,7 @@ def probe_trial(task: UserTask, n: int = 3) -> TrialProbe:
 
     import optuna
 
-    from perfopt.optimize._bootstrap import thread_pools
+    from perfopt.machine import thread_pools
     from perfopt.optimize.config import OptimizeConfig
     from perfopt.optimize.objective import NonFiniteValue
 

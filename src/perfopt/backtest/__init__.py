@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from perfopt.backtest.config import ENGINES, START_METHODS, BacktestConfig
+from perfopt.backtest.config import ENGINES, BacktestConfig
 from perfopt.backtest.engine import run_backtest
 from perfopt.backtest.metrics import compute_metrics
 from perfopt.backtest.result import BacktestResult, Trades
+from perfopt.machine import START_METHODS
 
 __all__ = [
     "ENGINES",

@@ -10,7 +10,6 @@ from perfopt.data.stores import ACCESS_MODES, SOURCES, resolve_data_dir
 from perfopt.errors import UserError
 
 ENGINES = ("reference", "numba")
-START_METHODS = ("spawn", "fork", "forkserver")
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from perfopt.backtest.config import BacktestConfig
-from perfopt.backtest.engine import finish, load_kernels, simulate_close, universe
 from perfopt.backtest.result import BacktestResult, Trades
+from perfopt.backtest.steps import finish, load_kernels, simulate_close, universe
 from perfopt.data.stores import open_store
 from perfopt.errors import PerfoptError
-from perfopt.profiling import StageTimer
+from perfopt.stage_timer import StageTimer
 
 
 def split_evenly(n_items: int, n_parts: int) -> list[tuple[int, int]]:

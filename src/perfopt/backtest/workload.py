@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.defaults import DATA_SOURCES
+from perfopt.machine import START_METHODS
 from perfopt.workload import Measurement, Workload
 
 
@@ -29,10 +31,10 @@ class BacktestWorkload(Workload):
     )
     axes: ClassVar[Mapping[str, tuple]] = {
         "engine": ("reference", "numba"),
-        "source": ("sqlite", "parquet", "hdf5"),
+        "source": DATA_SOURCES,
         "access": ("bulk", "naive"),
         "workers": (1, 2, 3, 4, 8),
-        "start_method": ("spawn", "fork", "forkserver"),
+        "start_method": START_METHODS,
         "tickers": (50, 100, 500, 1000),
         "days": (252, 756, 1512),
         "seed": (7,),

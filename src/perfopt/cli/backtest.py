@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from perfopt.cli import checks
+from perfopt.defaults import DATA_SOURCES
 from perfopt.units import fmt_duration, fmt_number, fmt_pct, is_missing
 
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="data folder (from `perfopt data generate`)")
     parser.add_argument(
         "--source",
-        choices=("sqlite", "parquet", "hdf5"),
+        choices=DATA_SOURCES,
         default="hdf5",
         help="store to read (default %(default)s)",
     )

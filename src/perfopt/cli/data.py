@@ -6,6 +6,7 @@ import argparse
 import json
 
 from perfopt.cli import checks
+from perfopt.defaults import DATA_SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     info = sub.add_parser("info", help="print tickers, dates and missing bars of a data folder")
     info.add_argument("data_dir", metavar="DIR", help="data folder")
-    info.add_argument("--source", choices=("sqlite", "parquet", "hdf5"), help="store to read (default: hdf5 if present)")
+    info.add_argument("--source", choices=DATA_SOURCES, help="store to read (default: hdf5 if present)")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
     info.set_defaults(handler=_info)
 

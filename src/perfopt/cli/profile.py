@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 
 from perfopt.errors import UserError
+from perfopt.run_folders import run_stamp
 
 
 def _positive_float(text: str) -> float:
@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def default_out_dir(root: Path = Path("runs")) -> Path:
     """Return runs/profile-<UTC timestamp>/, with a suffix if that folder exists."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = run_stamp()
     candidate = root / f"profile-{stamp}"
     n = 2
     while candidate.exists():

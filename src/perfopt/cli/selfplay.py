@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 from perfopt.cli import checks
+from perfopt.machine import START_METHODS, available_cores
+from perfopt.run_folders import run_stamp
 from perfopt.selfplay.modes import COMPILE_MODES
 
 
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--start-method",
         default="forkserver",
-        metavar="{spawn,fork,forkserver}",
+        metavar="{" + ",".join(START_METHODS) + "}",
         help="how worker processes start (default forkserver)",
     )
     p.add_argument("--games", type=checks.positive_int, default=8, help="games to play (default 8)")
@@ -126,7 +126,7 @@ def default_workers(parallel: str, cores: int | None = None) -> int:
     if parallel == "serial":
         return 1
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = available_cores()
     return max(2, cores // 2)
 
 
@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     steps = Steps(enabled=args.progress)
     workers = args.workers if args.workers is not None else default_workers(args.parallel)
 
-    out = args.out or Path(time.strftime("selfplay-%Y%m%d-%H%M%S", time.gmtime()))
+    out = args.out or Path(f"selfplay-{run_stamp()}")
     cfg = SelfplayConfig(
         games=args.games,
         simulations=args.simulations,

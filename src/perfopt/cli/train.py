@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from perfopt.cli import checks, config_file
+from perfopt.machine import START_METHODS, available_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--worker-start-method",
-        choices=["spawn", "fork", "forkserver"],
+        choices=list(START_METHODS),
         default=None,
         help="start method of the DataLoader workers (default: the platform's)",
     )
@@ -156,7 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def default_torch_threads() -> tuple[int, int]:
     """(threads, available cores): half the cores this process may use, 1 to 4."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = available_cores()
     return max(1, min(4, cores // 2)), cores
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from perfopt.command.workload import CommandWorkload, find_placeholders, substitute
+from perfopt.command.template import find_placeholders, substitute
+from perfopt.command.workload import CommandWorkload
 
 __all__ = ["CommandWorkload", "find_placeholders", "substitute"]

@@ -12,52 +12,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from perfopt.errors import UserError
+from perfopt.command.template import check_command as check_command  # kept importable here
+from perfopt.command.template import find_placeholders, substitute
 from perfopt.workload import Measurement, Workload
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METRIC = re.compile(r"^PERFOPT_METRIC\s+([A-Za-z_][\w.]*)=([-+0-9.eE]+|nan|inf)\s*$", re.M)
 _TAIL = 2000
 
 
 class CommandFailed(RuntimeError):
     """The command exited with a non-zero status."""
-
-
-def find_placeholders(argv: list[str]) -> set[str]:
-    """Return the placeholder names used in an argv template."""
-    return {name for arg in argv for name in _PLACEHOLDER.findall(arg)}
-
-
-def substitute(template: str, params: Mapping[str, Any]) -> str:
-    """Replace `{name}` with params[name] for known names; leave other braces alone."""
-
-    def repl(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return str(params[name]) if name in params else match.group(0)
-
-    return _PLACEHOLDER.sub(repl, template)
-
-
-def check_command(argv: list[str]) -> None:
-    """Raise UserError when argv is empty or its program cannot be found."""
-    if not argv:
-        raise UserError("no command given: put it after `--`, e.g. -- python bench.py {n}")
-    program = argv[0]
-    if "{" in program:
-        return  # decided per cell
-    if os.sep in program:
-        if not (Path(program).is_file() and os.access(program, os.X_OK)):
-            raise UserError(f"command {program!r} is not an executable file")
-    elif shutil.which(program) is None:
-        raise UserError(f"command {program!r} not found on PATH")
 
 
 class CommandWorkload(Workload):

@@ -21,11 +21,12 @@ from typing import ClassVar
 
 import numpy as np
 
-from perfopt.data import manifest
+import perfopt.data.manifest as manifest
 from perfopt.data.panel import FIELDS, LONG_COLUMNS, Panel
+from perfopt.defaults import DATA_SOURCES
 from perfopt.errors import UserError
 
-SOURCES = ("sqlite", "parquet", "hdf5")
+SOURCES = DATA_SOURCES
 ACCESS_MODES = ("bulk", "naive")
 FILE_NAMES = {"sqlite": "prices.sqlite", "parquet": "prices.parquet", "hdf5": "prices.h5"}
 def resolve_data_dir(data_dir: str | Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perfopt.data import manifest
+import perfopt.data.manifest as manifest
 from perfopt.data.panel import FIELDS, LONG_COLUMNS, Panel
 from perfopt.data.stores import FILE_NAMES
 from perfopt.errors import UserError

@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from perfopt.harness.runner import RunContext
 from perfopt.harness.schedule import ScheduleOptions, run_cells
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import measure_overhead_line, pyspy_status
+from perfopt.run_folders import run_stamp
 
 log = logging.getLogger(__name__)
 RESULTS_NAME = "results.jsonl"
@@ -169,10 +169,6 @@ def _filter(all_cells: list[cells_mod.Cell], only: str | None) -> list[cells_mod
     return chosen
 
 
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
 def _fresh(path: Path) -> Path:
     """`path` if unused, else path-2, path-3...: never write into an earlier run."""
     candidate, n = path, 1
@@ -198,9 +194,9 @@ def _choose_out_dir(
             )
         return earlier[-1]
     if out is None:
-        return _fresh(runs_root / f"{_stamp()}-{slug}")
+        return _fresh(runs_root / f"{run_stamp()}-{slug}")
     if out.exists() and any(out.iterdir()):
-        fresh = _fresh(out.with_name(f"{out.name}-{_stamp()}"))
+        fresh = _fresh(out.with_name(f"{out.name}-{run_stamp()}"))
         notes.append(
             f"{out} holds an earlier run; writing to {fresh} instead (--resume continues it)"
         )

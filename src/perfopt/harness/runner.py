@@ -29,17 +29,11 @@ from perfopt.harness import environment, launcher, processes, results
 from perfopt.harness.cells import HARNESS_AXES, Cell
 from perfopt.harness.spec import MatrixSpec
 from perfopt.harness.views import CellViews, judge
+from perfopt.machine import THREAD_CAP_VARS
 from perfopt.urls import mask_tree, mask_url
 
 log = logging.getLogger(__name__)
 
-THREAD_CAP_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
 _STDERR_TAIL = 1500
 # After "done", the child writes its result and exits; past this it is killed.
 _EXIT_GRACE_S = 60.0

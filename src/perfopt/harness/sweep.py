@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from perfopt.command.workload import check_command, find_placeholders
+from perfopt.command.template import check_command, find_placeholders
 from perfopt.errors import UserError
 from perfopt.harness.spec import Grid, MatrixSpec
 

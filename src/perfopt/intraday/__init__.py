@@ -6,6 +6,7 @@ numba is imported only when a backtest runs with the default engine.
 
 from __future__ import annotations
 
+from perfopt.intraday._simulate import compiled_simulate
 from perfopt.intraday.bars import (
     BAR_COLUMNS,
     bars_path,
@@ -65,6 +66,7 @@ __all__ = [
     "PairData",
     "Timeframe",
     "backtest_ltf_htf",
+    "compiled_simulate",
     "backtest_pair",
     "bars_path",
     "check_params",

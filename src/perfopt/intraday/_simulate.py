@@ -1,8 +1,9 @@
 """The long-only trade loop of the LTF/HTF strategy, in plain Python and compiled by numba.
 
-One source, two engines: `simulate` and `rsi_loop` are plain Python (the reference);
-`compiled(name)` returns the same function compiled with `numba.njit(cache=True)`, so
-both engines run exactly the same arithmetic.
+One source, two engines: `simulate` is plain Python (the reference); `compiled_simulate()`
+returns the same function compiled with `numba.njit(cache=True)`, so both engines run
+exactly the same arithmetic. The RSI is the backtest's (`perfopt.backtest`): its
+reference loop for the Python engine, its numba kernel for the compiled one.
 
 Timing rules (no look-ahead): a signal is read at bar t's close and filled at bar t+1's
 open. A stop-loss or take-profit is checked inside every bar held, from the entry bar on,
@@ -93,41 +94,25 @@ def simulate(
 
 
 def rsi_loop(close: np.ndarray, period: int, out: np.ndarray) -> None:
-    """Wilder RSI into `out` (NaN before bar `period`), one bar at a time."""
-    n = len(close)
-    for t in range(min(n, period + 1)):
-        out[t] = np.nan
-    if n <= period:
-        return
-    avg_gain = 0.0
-    avg_loss = 0.0
-    for t in range(1, n):
-        d = close[t] - close[t - 1]
-        gain = d if d > 0.0 else 0.0
-        loss = -d if d < 0.0 else 0.0
-        if t <= period:
-            avg_gain += gain
-            avg_loss += loss
-            if t < period:
-                continue
-            avg_gain /= period
-            avg_loss /= period
-        else:
-            avg_gain = (avg_gain * (period - 1) + gain) / period
-            avg_loss = (avg_loss * (period - 1) + loss) / period
-        if avg_loss == 0.0:
-            out[t] = 100.0 if avg_gain > 0.0 else 50.0
-        else:
-            out[t] = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+    """Wilder RSI into `out` (NaN before bar `period`): the backtest's reference, one column."""
+    from perfopt.backtest.reference import rsi_reference
+
+    column = np.asarray(close, dtype=np.float64).reshape(-1, 1)
+    out[:] = rsi_reference(column, period)[:, 0]
 
 
 _COMPILED: dict[str, object] = {}
 
 
 def compiled(name: str):  # noqa: ANN201 - returns a numba dispatcher
-    """Return `simulate` or `rsi_loop` compiled by numba (compiled or loaded from cache)."""
+    """Return `simulate` compiled by numba (compiled or loaded from cache)."""
     if name not in _COMPILED:
         import numba
 
-        _COMPILED[name] = numba.njit(cache=True)({"simulate": simulate, "rsi_loop": rsi_loop}[name])
+        _COMPILED[name] = numba.njit(cache=True)({"simulate": simulate}[name])
     return _COMPILED[name]
+
+
+def compiled_simulate():  # noqa: ANN201 - returns a numba dispatcher
+    """The trade loop `simulate` compiled by numba: same arguments, same arithmetic."""
+    return compiled("simulate")

@@ -24,12 +24,13 @@ import json
 import re
 import string
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from perfopt.errors import UserError
 from perfopt.intraday.timeframes import ACCEPTED_TIMEFRAMES, Timeframe, parse_timeframe
+from perfopt.run_folders import run_stamp
 
 PLACEHOLDERS: tuple[str, ...] = (
     "symbol",
@@ -176,8 +177,7 @@ def sqlite_study_path(
 
 def run_timestamp(now: datetime | None = None) -> str:
     """UTC timestamp used in report folder names, e.g. 20240102T030405Z."""
-    now = now or datetime.now(UTC)
-    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return run_stamp(now)
 
 
 def report_dir(

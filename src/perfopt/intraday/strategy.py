@@ -2,7 +2,8 @@
 
 Long-only (spot crypto style; no shorting). Two LTF signals, chosen by `params["signal"]`:
 - "rsi" (default): Wilder RSI(`rsi_period`) mean reversion: enter when RSI < `rsi_low`,
-  exit when RSI > `rsi_high`.
+  exit when RSI > `rsi_high`. The RSI is the backtest's (`perfopt.backtest`): its
+  reference loop for the numpy engine, its numba kernel for the numba one.
 - "ma_cross": enter when SMA(`ma_fast`) crosses above SMA(`ma_slow`), exit when it
   crosses below.
 Features (named switches, `features` mapping):
@@ -151,23 +152,14 @@ def _features(features: Mapping[str, bool] | None) -> dict[str, bool]:
 
 
 def rsi(close: np.ndarray, period: int) -> np.ndarray:
-    """Wilder RSI (first average = mean of the first `period` changes); NaN before it."""
-    close = np.asarray(close, dtype=np.float64)
-    out = np.full(len(close), np.nan)
-    if len(close) <= period:
-        return out
-    delta = np.diff(close)
-    gain, loss = np.maximum(delta, 0.0), np.maximum(-delta, 0.0)
-    # Wilder smoothing is an EMA with alpha 1/period seeded by the simple mean.
-    g, lo = gain[period - 1 :].copy(), loss[period - 1 :].copy()
-    g[0], lo[0] = gain[:period].mean(), loss[:period].mean()
-    avg_g = pd.Series(g).ewm(alpha=1.0 / period, adjust=False).mean().to_numpy()
-    avg_l = pd.Series(lo).ewm(alpha=1.0 / period, adjust=False).mean().to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 - 100.0 / (1.0 + avg_g / avg_l)
-    value = np.where(avg_l == 0.0, np.where(avg_g > 0.0, 100.0, 50.0), value)
-    out[period:] = value
-    return out
+    """Wilder RSI (first average = mean of the first `period` changes); NaN before it.
+
+    The backtest's reference loop on one column, so every engine gives the same bits.
+    """
+    from perfopt.backtest.reference import rsi_reference
+
+    column = np.asarray(close, dtype=np.float64).reshape(-1, 1)
+    return rsi_reference(column, period)[:, 0]
 
 
 def sma(x: np.ndarray, window: int) -> np.ndarray:
@@ -258,10 +250,10 @@ def ltf_signals(
     _check_signal(p["signal"])
     if p["signal"] == "rsi":
         if engine == "numba":
-            from perfopt.intraday import _simulate
+            from perfopt.backtest.kernels import rsi_kernel
 
-            value = np.empty(len(pair.close))
-            _simulate.compiled("rsi_loop")(pair.close, int(p["rsi_period"]), value)
+            column = np.ascontiguousarray(pair.close, dtype=np.float64).reshape(-1, 1)
+            value = rsi_kernel(column, int(p["rsi_period"]))[:, 0]
         else:
             value = rsi(pair.close, int(p["rsi_period"]))
         entry, exit_ = value < p["rsi_low"], value > p["rsi_high"]
@@ -313,9 +305,9 @@ def backtest_pair(
     p = {**DEFAULT_PARAMS, **params}
     feats = _features(features)
     entry, exit_ = ltf_signals(pair, p, feats, engine="numpy" if engine == "python" else "numba")
-    from perfopt.intraday import _simulate
+    from perfopt.intraday._simulate import compiled_simulate, simulate
 
-    run = _simulate.simulate if engine == "python" else _simulate.compiled("simulate")
+    run = simulate if engine == "python" else compiled_simulate()
     equity = np.empty(len(pair.close))
     n_trades, n_wins, held = run(
         pair.open, pair.high, pair.low, pair.close, entry, exit_,

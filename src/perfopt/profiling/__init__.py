@@ -20,9 +20,9 @@ from perfopt.profiling._format import format_profile
 from perfopt.profiling._pyspy import PySpyRecorder, native_status, pyspy_available
 from perfopt.profiling._sampler import ProcessTreeSampler
 from perfopt.profiling._threads import oversubscription, threadpools
-from perfopt.profiling._timer import StageTimer
 from perfopt.profiling._tstates import ThreadStates
 from perfopt.profiling._verdict import KINDS, verdict, verdict_text
+from perfopt.stage_timer import StageTimer
 
 __all__ = [
     "CATEGORIES",

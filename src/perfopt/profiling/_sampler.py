@@ -12,6 +12,7 @@ from typing import Any
 
 import psutil
 
+from perfopt.machine import available_cores
 from perfopt.profiling._tstates import ThreadStates, unavailable
 
 logger = logging.getLogger(__name__)
@@ -85,15 +86,6 @@ def _short_cmdline(proc: psutil.Process, name: str) -> str:
         text = name
     text = " ".join(text.split())  # `python -c` code carries newlines
     return text if len(text) <= _CMDLINE_CHARS else text[: _CMDLINE_CHARS - 3] + "..."
-
-
-def _cores_available(pid: int) -> int:
-    for target in (pid, 0):
-        try:
-            return len(os.sched_getaffinity(target))
-        except (AttributeError, OSError):
-            continue
-    return os.cpu_count() or 1
 
 
 def _system_iowait() -> float | None:
@@ -390,7 +382,7 @@ class ProcessTreeSampler:
             )
             if via_root_user + via_root_system > user + system:
                 user, system = via_root_user, via_root_system
-        cores = _cores_available(self.pid)
+        cores = available_cores(self.pid)
         cpu_cores = (user + system) / wall
         # What the rest of the machine did meanwhile (other jobs, the watchers): a parallel
         # ratio measured while others held the cores says little about the code.

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from perfopt.machine import logical_cores
 from perfopt.profiling._verdict import oversubscribed_at
 
 
@@ -63,7 +64,7 @@ def oversubscription(
     thread states, when the threads running or runnable, averaged over the run, exceed
     the cores (the measured demand; the pool arithmetic stays in the reason).
     """
-    cores = int(cores or sampler_summary.get("cores_available") or os.cpu_count() or 1)
+    cores = int(cores or sampler_summary.get("cores_available") or logical_cores())
     pools = threadpools_by_pid or {}
     rows = []
     busy_spans: list[tuple[float, float, int]] = []

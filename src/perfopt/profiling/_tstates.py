@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from perfopt.profiling import _procfs as procfs
+import perfopt.profiling._procfs as procfs
+from perfopt.machine import THREAD_CAP_VARS_SEEN
 
 CPU, RUNQUEUE, STOPPED, UNKNOWN = "cpu", "runqueue", "stopped", "unknown"
 BLOCKED = (procfs.DISK, procfs.NETWORK, procfs.PIPE, procfs.SLEEP)
@@ -47,13 +48,6 @@ _POOL_LIBS = (
     ("TBB", re.compile(rb"libtbb")),
     ("numba", re.compile(rb"numba/.*\.so")),
     ("torch", re.compile(rb"libtorch_cpu")),
-)
-_CAP_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
 )
 _MAX_MAP_READS = 4
 _STOPPED = frozenset("tT")
@@ -143,7 +137,7 @@ class ThreadStates:
             environ = procfs.read_big(f"{self.root}/{pid}/environ").split(b"\0")
             for item in environ:
                 key, _, value = item.decode(errors="replace").partition("=")
-                if key in _CAP_VARS:
+                if key in THREAD_CAP_VARS_SEEN:
                     proc.caps[key] = value
         # Pools start their threads when first used: look at the libraries again then.
         if threads > proc.max_threads and proc.map_reads < _MAX_MAP_READS:

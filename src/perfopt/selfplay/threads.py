@@ -5,16 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
 
 from perfopt.errors import PerfoptError
+from perfopt.selfplay.config import SelfplayConfig, WorkerError
 from perfopt.selfplay.mcts import SearchStats
 from perfopt.selfplay.play import GameRecord, play_game
-
-if TYPE_CHECKING:
-    from perfopt.selfplay.runner import SelfplayConfig
 
 
 class _Stopped(Exception):
@@ -28,8 +26,6 @@ def run_in_threads(
 
     on_game(games finished so far) is called after each game (for a progress line).
     """
-    from perfopt.selfplay.runner import WorkerError
-
     proc = psutil.Process()
     lock = threading.Lock()
     stop = threading.Event()

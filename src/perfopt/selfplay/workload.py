@@ -7,12 +7,11 @@ this module imports no torch; `run` does.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from perfopt.train.workload import cuda_present, resolved_device
+from perfopt.machine import START_METHODS, cuda_present, logical_cores, resolved_device
 from perfopt.workload import Measurement, Workload
 
 
@@ -24,7 +23,7 @@ class SelfplayWorkload(Workload):
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "parallel": ["serial", "process", "thread", "server"],
         "workers": [1, 2, 3, 4, 6, 8],
-        "start_method": ["spawn", "fork", "forkserver"],
+        "start_method": list(START_METHODS),
         "mcts_batch_size": [1, 4, 8, 16, 32],
         "compile": [False, True],
         "compile_mode": ["default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune"],
@@ -61,7 +60,7 @@ class SelfplayWorkload(Workload):
     def skip_reason(self, params: Mapping[str, Any]) -> str | None:
         """Refuse invalid, unsafe or oversubscribed combinations."""
         p = {**self.defaults, **params}
-        cores = os.cpu_count() or 1
+        cores = logical_cores()
         device = resolved_device(p["device"])
         mode, workers, threads = p["parallel"], int(p["workers"]), int(p["torch_threads"])
         if device == "cuda" and not cuda_present():

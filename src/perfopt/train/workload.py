@@ -8,30 +8,12 @@ the source's full multi-timeframe layout). Importing this module imports no torc
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.machine import cuda_present, logical_cores, resolved_device
 from perfopt.workload import Measurement, Workload
-
-
-def cuda_present() -> bool:
-    """Whether a CUDA GPU is visible, without importing torch when it is not loaded yet."""
-    if "torch" in sys.modules:
-        return bool(sys.modules["torch"].cuda.is_available())
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    # the driver's files (some VMs have /dev/nvidia* without the /proc entry)
-    return Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists()
-
-
-def resolved_device(device: str) -> str:
-    """auto -> cuda or cpu, cheaply (see cuda_present)."""
-    if device == "auto":
-        return "cuda" if cuda_present() else "cpu"
-    return device
 
 
 def dataset_path(params: Mapping[str, Any], cache_dir: Path) -> Path:
@@ -101,7 +83,7 @@ class TrainWorkload(Workload):
         """Refuse combinations that cannot run or would measure nothing meaningful."""
         p = {**self.defaults, **params}
         device = resolved_device(p["device"])
-        cores = os.cpu_count() or 1
+        cores = logical_cores()
         if device == "cuda" and not cuda_present():
             return "device=cuda: no CUDA GPU on this machine"
         if p["loader"] == "chunk" and p["num_workers"] > 0:
