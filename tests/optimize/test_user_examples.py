@@ -153,12 +153,7 @@ def test_sigkilled_worker_trial_is_retried_and_the_count_holds(kind, tmp_path, s
         return any(t.state == COMPLETE for t in trials) and bool(running)
 
     study = wait_for(proc, study_name, url, ready)
-    pid = next(
-        t.user_attrs["worker_pid"]
-        for t in study.get_trials(states=(RUNNING,))
-        if "worker_pid" in t.user_attrs
-    )
-    os.kill(pid, signal.SIGKILL)
+    pid = _kill_mid_trial(study, proc)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     study = open_study(study_name, url)
@@ -232,3 +227,26 @@ def test_dask_executor_runs_a_user_objective(tmp_path, study_name):
     study = open_study(study_name, url)
     check_counts(study, 8)
     assert all("compute" in t.user_attrs["timers"] for t in study.get_trials())
+
+
+def _kill_mid_trial(study: optuna.Study, proc: subprocess.Popen[str]) -> int:
+    """SIGKILL a worker while it runs a trial; return its pid.
+
+    The worker is stopped first and its trial read again: a trial that finished between
+    the read and the signal would leave the kill between trials, with no trial to lose.
+    """
+    for _ in range(50):
+        running = [
+            t for t in study.get_trials(states=(RUNNING,)) if "worker_pid" in t.user_attrs
+        ]
+        for t in running:
+            pid = t.user_attrs["worker_pid"]
+            os.kill(pid, signal.SIGSTOP)
+            now = {x.number: x.state for x in study.get_trials(deepcopy=False)}
+            if now[t.number] == RUNNING:
+                os.kill(pid, signal.SIGKILL)
+                return pid
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is not None:
+            break
+    raise AssertionError("no worker was caught in the middle of a trial")
