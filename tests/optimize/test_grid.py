@@ -14,7 +14,7 @@ from perfopt.errors import UserError
 from perfopt.intraday import DEFAULT_FEATURES, backtest_pair, search_space
 from perfopt.optimize import OptimizeConfig
 from perfopt.optimize.grid import GridConfig, plan_grid, run_grid
-from perfopt.optimize.tasks import IntradayTask
+from perfopt.optimize.intraday_task import IntradayTask
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 

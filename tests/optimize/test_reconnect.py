@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from perfopt.errors import ServiceError
-from perfopt.optimize import storages
+from perfopt.optimize import rdb_retry
 from perfopt.optimize.storages import open_storage, resolve_storage
 from perfopt.optimize.studies import counted_trials
 
@@ -95,7 +95,7 @@ def test_a_server_that_stays_away_ends_with_one_line(fresh_db, monkeypatch):
     db = url.rsplit("/", 1)[1]
     storage = open_storage(resolve_storage(url, "X", "gone"))
     optuna.create_study(study_name="gone", storage=storage)
-    monkeypatch.setattr(storages, "_RECONNECT_DELAYS", (0.05, 0.1, 0.2))
+    monkeypatch.setattr(rdb_retry, "_RECONNECT_DELAYS", (0.05, 0.1, 0.2))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
     _terminate(admin, db)

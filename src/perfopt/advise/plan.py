@@ -27,11 +27,13 @@ from typing import Any
 
 import perfopt.advise.probe as probes
 from perfopt.errors import UserError
+from perfopt.optimize.storage_kinds import KIND_NAMES, kind_named
 from perfopt.optimize.user_objective import UserTask
 
 CPU_BOUND = 0.5  # CPU seconds per wall second above which threads contend for the GIL
 STEP_GAIN = 1.05
-SHARED = ("journal", "sqlite", "postgresql")
+# Storages worker processes can share (memory cannot).
+SHARED = tuple(k for k in KIND_NAMES if kind_named(k).multi_process)
 
 
 @dataclass
@@ -200,7 +202,7 @@ def _decide(a: Advice, storage: str | None) -> None:
             f"Optuna's cost per trial: {shown} (memory cannot be shared by processes); "
             f"{best} is {100 * share:.0f}% of a trial here"
         )
-        if best == "journal":
+        if not kind_named(best).multi_host:
             reason += "; use PostgreSQL when workers run on several hosts"
         a.choices.append(Choice("storage", best, reason))
     # BLAS threads

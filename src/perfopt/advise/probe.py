@@ -128,7 +128,7 @@ def probe_storages(urls: dict[str, str], n: int = 20) -> dict[str, float]:
         start = time.perf_counter()
         study.optimize(constant, n_trials=n)
         out[kind] = (time.perf_counter() - start) / n
-        if kind not in ("memory", "journal", "sqlite"):
+        if spec.storage_kind.server:
             optuna.delete_study(study_name=name, storage=storage)  # a shared server: tidy
     return out
 

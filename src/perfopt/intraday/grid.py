@@ -190,3 +190,13 @@ def report_dir(
     """Output folder of one pair: reports/<timestamp>_<symbol>_<ltf>_<htf>/."""
     stamp = timestamp if timestamp is not None else run_timestamp()
     return Path(root) / f"{stamp}_{safe_symbol(symbol)}_{ltf.slug}_{htf.slug}"
+
+
+def pair_folder(root: str | Path, stamp: str, run_tag: str) -> Path:
+    """A free folder reports/<timestamp>_<run tag>; a second run in the same second gets -2, -3."""
+    folder = Path(root) / f"{stamp}_{safe_symbol(run_tag)}"
+    n = 2
+    while folder.exists():
+        folder = Path(root) / f"{stamp}_{safe_symbol(run_tag)}-{n}"
+        n += 1
+    return folder

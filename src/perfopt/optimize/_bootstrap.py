@@ -1,10 +1,11 @@
-"""Process entry points that cap thread pools before numpy is imported.
+"""Thread caps for worker processes, set before numpy is imported, and the stop flag.
 
 Kept free of heavy imports on purpose: a spawned or forkserver child unpickles its
-target from here, sets OMP/MKL/OPENBLAS/NUMEXPR/NUMBA thread variables, and only then
-imports the modules that load numpy and numba. A forked child already has numpy (and
-its BLAS pool) from the parent, so environment variables come too late there:
-threadpoolctl limits the live pools instead.
+target (perfopt.optimize.workers, perfopt.optimize.window_pool) and, from here,
+sets OMP/MKL/OPENBLAS/NUMEXPR/NUMBA thread variables, and only then imports the
+modules that load numpy and numba. A forked child already has numpy (and its BLAS
+pool) from the parent, so environment variables come too late there: threadpoolctl
+limits the live pools instead.
 
 Also home of the stop flag that SIGINT sets: trials check it between windows (and
 between dates in the naive data loop) so Ctrl-C ends them within a moment.
@@ -166,23 +167,3 @@ def die_with_parent(signum: int) -> None:
 
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signum)  # 1 = PR_SET_PDEATHSIG
-
-
-def trial_worker_entry(args: Any) -> None:
-    """Target of a trial worker process (trial and hybrid modes)."""
-    die_with_parent(signal.SIGINT)
-    apply_caps(args.cap)
-    install_sigint_handler()
-    from perfopt.optimize.workers import trial_worker_main
-
-    trial_worker_main(args)
-
-
-def pool_initializer(cap: int | None, evaluator_args: tuple[Any, ...]) -> None:
-    """Initializer of a window pool process: caps, no SIGINT (its owner stops it), data."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(signal.SIGKILL)
-    apply_caps(cap)
-    from perfopt.optimize.evaluate import init_process_evaluator
-
-    init_process_evaluator(*evaluator_args)

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import UserError
-from perfopt.optimize import _bootstrap
+from perfopt.optimize._bootstrap import STOP, install_sigint_handler
+from perfopt.optimize.cluster_address import probe_scheduler
 from perfopt.optimize.config import OptimizeConfig
+from perfopt.optimize.daily_task import DailyTask
+from perfopt.optimize.plans import PlanResult, run_in_process, run_trial_processes
 from perfopt.optimize.storages import StorageSpec, check_storage, open_storage, resolve_storage
-from perfopt.optimize.tasks import DailyTask, TrialTask
+from perfopt.optimize.tasks import TrialTask
 from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
@@ -94,10 +97,11 @@ def _open_study(cfg: OptimizeConfig, spec: StorageSpec, task: TrialTask) -> Any:
 
 
 def prepare_storage(cfg: OptimizeConfig, spec: StorageSpec) -> list[str]:
-    """Check the storage for this run's plan or executor; return warnings."""
+    """Check the cluster and the storage for this run's plan or executor; return warnings."""
     if cfg.executor == "dask":
         from perfopt.optimize.dask_executor import check_dask_storage
 
+        probe_scheduler(cfg.dask_scheduler)  # a tcp:// scheduler must answer before any work
         return check_dask_storage(spec, cfg.dask_scheduler)
     if cfg.executor == "ray":
         from perfopt.optimize.ray_executor import check_ray_storage
@@ -185,11 +189,11 @@ def _run_study(
     first_number: int,
 ) -> dict[str, Any]:
     """Sweep stale trials, run the plan or executor, summarize trials from first_number."""
-    from perfopt.optimize import plans
     from perfopt.optimize.studies import counted_trials, fail_trials, stale_local_trials
     from perfopt.optimize.summary import summarize
 
-    in_process = not cfg.uses_trial_processes or spec.kind == "memory"
+    # A storage no other process can share keeps the trials in this process.
+    in_process = not cfg.uses_trial_processes or not spec.storage_kind.multi_process
     stale = stale_local_trials(study)
     if stale:
         log.warning(
@@ -199,13 +203,13 @@ def _run_study(
     remaining = cfg.n_trials - counted_trials(study)
     deadline = None if cfg.timeout is None else time.time() + cfg.timeout
 
-    _bootstrap.STOP.clear()
+    STOP.clear()
     previous = signal.getsignal(signal.SIGINT)
-    handled = _bootstrap.install_sigint_handler()
+    handled = install_sigint_handler()
     start = time.perf_counter()
     try:
         if remaining <= 0:
-            result = plans.PlanResult()
+            result = PlanResult()
         elif cfg.executor == "dask":
             from perfopt.optimize.dask_executor import run_on_dask
 
@@ -215,9 +219,9 @@ def _run_study(
 
             result = run_on_ray(cfg, study, spec, task, first_number, deadline)
         elif in_process:
-            result = plans.run_in_process(cfg, study, task, remaining, deadline)
+            result = run_in_process(cfg, study, task, remaining, deadline)
         else:
-            result = plans.run_trial_processes(
+            result = run_trial_processes(
                 cfg, study, spec, task, remaining, first_number, deadline,
                 progress=_progress_bar(cfg, remaining),
             )  # fmt: skip

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from perfopt.errors import UserError
+from perfopt.optimize.cluster_address import check_ray, parse_scheduler
+from perfopt.optimize.studies import new_run_id, run_seed
 
 MODES = ("trial", "backtest", "hybrid", "thread")
 START_METHODS = ("spawn", "fork", "forkserver")
@@ -27,8 +29,6 @@ BT_POOLS = ("process", "thread")
 # because importing perfopt.intraday loads numpy (worker processes unpickle this first).
 MULTI_DIRECTIONS: tuple[str, str] = ("maximize", "minimize")
 DEFAULT_STORAGE_ENV = "OPTUNA_STORAGE_URL"
-# Above this many concurrent writers SQLite lock waits grow (seed section 4.1).
-SQLITE_WRITER_WARNING = 4
 
 
 def physical_cores() -> int:
@@ -193,8 +193,6 @@ class OptimizeConfig:
 
         check_start_method(self.start_method)
         n_jobs = physical_cores() if self.n_jobs == -1 else self.n_jobs
-        from perfopt.optimize.studies import new_run_id, run_seed
-
         cfg = replace(
             self,
             n_jobs=n_jobs,
@@ -266,9 +264,7 @@ class OptimizeConfig:
                 "--n-jobs sets local worker processes; with --executor dask the cluster's "
                 "workers run the trials (size a local cluster with --dask-scheduler local:N)"
             )
-        from perfopt.optimize.dask_executor import probe_scheduler
-
-        probe_scheduler(self.dask_scheduler)
+        parse_scheduler(self.dask_scheduler)  # the probe runs where the storage is prepared
 
     def _check_ray(self) -> None:
         if self.dask_scheduler:
@@ -283,8 +279,6 @@ class OptimizeConfig:
                 "--executor ray runs one trial per Ray task: use --parallel-mode trial and "
                 "leave --n-jobs at 1 (size a local instance with --ray-address local:N)"
             )
-        from perfopt.optimize.ray_executor import check_ray
-
         check_ray(self.ray_address)
 
     def plan(self) -> dict[str, object]:

@@ -29,83 +29,48 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import time
 import uuid
 from typing import Any
 
 from perfopt.errors import UserError
-from perfopt.optimize import _bootstrap
+from perfopt.optimize._bootstrap import (
+    CAP_VARIABLES,
+    STOP,
+    apply_caps,
+    cap_environ,
+    capped_environ,
+    thread_pools,
+)
+from perfopt.optimize.cluster_address import (
+    CONNECT_TIMEOUT_S,
+    parse_scheduler,
+    probe_scheduler,
+    scheduler_is_remote,
+)
 from perfopt.optimize.config import OptimizeConfig
-from perfopt.optimize.storages import StorageSpec, check_storage
+from perfopt.optimize.storages import StorageSpec, check_worker_storage
 from perfopt.optimize.tasks import TrialTask
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT_S = 5
+# parse_scheduler and probe_scheduler live in cluster_address; importable from here too.
+__all__ = [
+    "check_dask_storage",
+    "parse_scheduler",
+    "probe_scheduler",
+    "run_on_dask",
+    "run_trial_task",
+]
+
 PREFETCH = 2  # tasks in flight per worker thread
-_LOCAL = re.compile(r"^local:(\d+)$")
-_REMOTE = re.compile(r"^(tcp|tls)://[^\s/:]+:\d+$")
 # Per worker process: the run token and its (study, objective, info).
 _CACHE: dict[str, Any] = {}
 
 
-def parse_scheduler(text: str | None) -> tuple[str, int | str]:
-    """("local", N) or ("remote", address); UserError for anything else."""
-    value = (text or "").strip()
-    m = _LOCAL.match(value)
-    if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise UserError(f"--dask-scheduler {value}: a local cluster needs at least 1 worker")
-        return "local", n
-    if _REMOTE.match(value):
-        return "remote", value
-    raise UserError(
-        f"--dask-scheduler {value!r}: use tcp://HOST:PORT (a running scheduler) or local:N "
-        "(a local cluster of N worker processes)"
-    )
-
-
-def probe_scheduler(text: str | None) -> None:
-    """UserError naming the address when a tcp:// scheduler does not accept connections."""
-    import socket
-
-    kind, value = parse_scheduler(text)
-    if kind == "local":
-        return
-    host, port = str(value).split("://", 1)[1].rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        raise UserError(
-            f"Dask scheduler {value} is unreachable ({exc.strerror or type(exc).__name__}); "
-            "start it (`dask scheduler --host HOST --port PORT`) or fix --dask-scheduler"
-        ) from None
-
-
 def check_dask_storage(spec: StorageSpec, scheduler: str | None) -> list[str]:
     """Refuse storages Dask workers cannot share; return warnings."""
-    if spec.kind == "memory":
-        raise UserError(
-            "in-memory storage lives in one process and Dask workers are other processes; "
-            "use postgresql (any host) or journal:///file.log (workers on this host)"
-        )
-    warnings = check_storage(spec, 1)  # logs its own warnings
-    extra = []
-    if spec.kind == "sqlite":
-        extra.append(
-            "Dask workers share a SQLite file: it works on one host only, and its lock waits "
-            "grow with workers; prefer postgresql or journal storage"
-        )
-    if spec.kind == "journal" and parse_scheduler(scheduler)[0] == "remote":
-        extra.append(
-            f"journal storage {spec.url}: every Dask worker must see this path (workers on "
-            "this host, or a shared file system with working file locks)"
-        )
-    for text in extra:
-        log.warning(text)
-    return warnings + extra
+    return check_worker_storage(spec, "Dask", scheduler_is_remote(scheduler))
 
 
 @contextlib.contextmanager
@@ -131,7 +96,7 @@ def _client(cfg: OptimizeConfig) -> Any:
         finally:
             client.close()
         return
-    caps = _bootstrap.cap_environ(cfg.thread_cap)
+    caps = cap_environ(cfg.thread_cap)
     settings = {
         # Set by the nanny before it spawns the worker, so before numpy loads there.
         "distributed.nanny.pre-spawn-environ": {
@@ -145,7 +110,7 @@ def _client(cfg: OptimizeConfig) -> Any:
         "distributed.worker.profile.enabled": False,
     }
     # The nanny also writes the pre-spawn variables into this process's environment.
-    with dask.config.set(settings), _bootstrap.capped_environ(cfg.thread_cap):
+    with dask.config.set(settings), capped_environ(cfg.thread_cap):
         cluster = LocalCluster(
             n_workers=int(value),
             threads_per_worker=1,
@@ -223,8 +188,8 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
     cfg, task = payload["cfg"], payload["task"]
     start = time.perf_counter()
     # What the nanny put in place before the process started (pre-spawn environment).
-    environ = {k: os.environ.get(k) for k in _bootstrap.CAP_VARIABLES}
-    _bootstrap.apply_caps(cfg.thread_cap)  # for workers of clusters started without caps
+    environ = {k: os.environ.get(k) for k in CAP_VARIABLES}
+    apply_caps(cfg.thread_cap)  # for workers of clusters started without caps
     optuna.logging.set_verbosity(payload["optuna_verbosity"])
     objective, info = task.build(cfg, None)
     host = socket.gethostname()
@@ -243,7 +208,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
             "pid": os.getpid(),
             "host": host,
             "ready_s": time.perf_counter() - start,
-            "thread_pools": _bootstrap.thread_pools(),
+            "thread_pools": thread_pools(),
             "environ_at_start": environ,
             **info,
         },
@@ -316,7 +281,7 @@ def run_on_dask(
             last_settle = 0.0
             loop_start = time.perf_counter()
             while True:
-                if _bootstrap.STOP.is_set():
+                if STOP.is_set():
                     result.interrupted = True
                     break
                 status = quota.status(study)

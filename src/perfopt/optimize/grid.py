@@ -24,7 +24,7 @@ from typing import Any
 
 from perfopt.errors import UserError
 from perfopt.optimize.config import OptimizeConfig
-from perfopt.optimize.tasks import IntradayTask
+from perfopt.optimize.intraday_task import IntradayTask
 
 log = logging.getLogger(__name__)
 
@@ -133,21 +133,9 @@ def plan_grid(gcfg: GridConfig) -> tuple[OptimizeConfig, list[PairPlan], list[di
     return base, plans, resume
 
 
-def _pair_folder(root: Path, stamp: str, run_tag: str) -> Path:
-    """reports/<timestamp>_<run tag>; a second run in the same second gets a suffix."""
-    from perfopt.intraday.grid import safe_symbol
-
-    folder = Path(root) / f"{stamp}_{safe_symbol(run_tag)}"
-    n = 2
-    while folder.exists():
-        folder = Path(root) / f"{stamp}_{safe_symbol(run_tag)}-{n}"
-        n += 1
-    return folder
-
-
 def run_grid(gcfg: GridConfig) -> dict[str, Any]:
     """Run every pair's study, write the pair folders and the grid summary; return it."""
-    from perfopt.intraday import run_timestamp
+    from perfopt.intraday.grid import pair_folder, run_timestamp
     from perfopt.optimize.api import prepare_storage, run_task, write_json
     from perfopt.optimize.outputs import write_pair_outputs
     from perfopt.optimize.storages import resolve_storage
@@ -168,7 +156,7 @@ def run_grid(gcfg: GridConfig) -> dict[str, Any]:
         summary["pair"] = {**p.context, "run_tag": p.run_tag}
         summary["resume_from"] = str(gcfg.resume_from) if gcfg.resume_from else None
         first = summary["first_number"]
-        folder = _pair_folder(gcfg.reports_dir, stamp, p.run_tag)
+        folder = pair_folder(gcfg.reports_dir, stamp, p.run_tag)
         files = write_pair_outputs(folder, summary, holder[0], p.task, gcfg.top_k, first)
         rows.append(_row(p, summary, folder, files))
         if summary["interrupted"]:

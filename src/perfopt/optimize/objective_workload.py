@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.optimize.storage_kinds import KIND_NAMES, kind_named
 from perfopt.workload import Measurement, Workload
 
 
@@ -36,7 +37,7 @@ class ObjectiveWorkload(Workload):
         "objective_setup": [],
         "direction": ["minimize", "maximize"],
         "mode": ["trial", "thread"],
-        "storage": ["memory", "sqlite", "journal", "postgresql"],
+        "storage": list(KIND_NAMES),
         "n_jobs": [1, 2, 4],
         "start_method": ["spawn", "fork", "forkserver"],
         "blas_threads": [1, 2, 4],
@@ -77,9 +78,10 @@ class ObjectiveWorkload(Workload):
         p = {**self.defaults, **params}
         if p["start_method"] not in multiprocessing.get_all_start_methods():
             return f"start method {p['start_method']} is not available on this OS"
-        if p["storage"] == "memory" and p["mode"] == "trial" and int(p["n_jobs"]) > 1:
+        kind = kind_named(p["storage"])
+        if not kind.multi_process and p["mode"] == "trial" and int(p["n_jobs"]) > 1:
             return "in-memory storage lives in one process; trial workers need a shared storage"
-        if p["storage"] == "postgresql":
+        if kind.server:
             reason = postgres_unreachable()
             if reason:
                 return f"postgresql unreachable: {reason}"
@@ -89,7 +91,7 @@ class ObjectiveWorkload(Workload):
         """Run a fresh study of the objective to n_trials; the summary's figures."""
         from perfopt.optimize.config import OptimizeConfig
         from perfopt.optimize.user_objective import UserTask, run_user_objective
-        from perfopt.optimize.workload import _delete_study, postgres_url
+        from perfopt.optimize.workload import _delete_study, cell_storage_url
 
         p = {**self.defaults, **params}
         if "objective" not in p:
@@ -99,12 +101,8 @@ class ObjectiveWorkload(Workload):
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         study = f"cell-{uuid.uuid4().hex[:12]}"
-        kind = p["storage"]
-        url = {
-            "memory": "memory",
-            "sqlite": f"sqlite:///{workdir / 'study.db'}",
-            "journal": f"journal://{workdir / 'study.log'}",
-        }.get(kind) or postgres_url()
+        kind = kind_named(p["storage"])
+        url = cell_storage_url(kind, workdir)
         task = UserTask(p["objective"], p["objective_setup"] or None, (p["direction"],))
         cfg = OptimizeConfig(
             data_dir=workdir,
@@ -122,7 +120,7 @@ class ObjectiveWorkload(Workload):
         try:
             summary = run_user_objective(cfg, task, summary_json=workdir / "summary.json")
         finally:
-            if kind == "postgresql":
+            if kind.server:  # nothing is left in the workdir: tidy the server
                 _delete_study(study, url)
         return measurement(summary)
 

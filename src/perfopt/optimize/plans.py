@@ -36,10 +36,17 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import PerfoptError, ServiceError, UserError
-from perfopt.optimize import _bootstrap
-from perfopt.optimize.config import OptimizeConfig, Window
+from perfopt.optimize._bootstrap import STOP, Interrupted, capped_environ, scoped_caps, thread_pools
+from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.storages import StorageSpec
 from perfopt.optimize.tasks import TrialTask
+from perfopt.optimize.workers import (
+    Slots,
+    WorkerArgs,
+    clear_prebuilt,
+    prebuild_objective,
+    trial_worker_entry,
+)
 from perfopt.urls import mask_url
 
 log = logging.getLogger(__name__)
@@ -62,56 +69,6 @@ class PlanResult:
     prebuilt: dict[str, Any] | None = None  # the objective built once before forking workers
 
 
-def open_window_pool(
-    cfg: OptimizeConfig, windows: tuple[Window, ...], tickers: tuple[str, ...]
-) -> tuple[Any, dict[str, Any]]:
-    """Start bt_workers processes (or threads, --bt-pool thread) once, each with its data loaded."""
-    evaluator_args = (cfg.data_dir, cfg.source, cfg.access, tickers, cfg.fee, windows)
-    start = time.perf_counter()
-    if cfg.bt_pool == "thread":
-        return _open_window_threads(cfg, evaluator_args, start)
-    ctx = multiprocessing.get_context(cfg.start_method)
-    with _bootstrap.capped_environ(cfg.thread_cap):
-        pool = ctx.Pool(
-            cfg.bt_workers,
-            initializer=_bootstrap.pool_initializer,
-            initargs=(cfg.thread_cap, evaluator_args),
-        )
-    from perfopt.optimize.evaluate import pool_ready_task
-
-    # One task per worker is not guaranteed to reach every worker, but waiting for the
-    # answers guarantees the initializers ran in those that answered.
-    ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
-    info = {
-        "processes": cfg.bt_workers,
-        "ready_s": time.perf_counter() - start,
-        "workers": {str(r["pid"]): r for r in ready},
-    }
-    return pool, info
-
-
-def _open_window_threads(
-    cfg: OptimizeConfig, evaluator_args: tuple[Any, ...], start: float
-) -> tuple[Any, dict[str, Any]]:
-    """bt_workers threads of this process, each with its own evaluator (own store handle).
-
-    Threads share the process's memory and start in milliseconds, but run Python and
-    the numba RSI kernel one at a time (the GIL); numpy's array operations release it.
-    """
-    from multiprocessing.pool import ThreadPool
-
-    from perfopt.optimize.evaluate import init_thread_evaluator, pool_ready_task
-
-    pool = ThreadPool(cfg.bt_workers, initializer=init_thread_evaluator, initargs=evaluator_args)
-    ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
-    info = {
-        "threads": cfg.bt_workers,
-        "ready_s": time.perf_counter() - start,
-        "workers": {str(r["pid"]): r for r in ready},
-    }
-    return pool, info
-
-
 def run_in_process(
     cfg: OptimizeConfig,
     study: Any,
@@ -120,7 +77,6 @@ def run_in_process(
     deadline: float | None,
 ) -> PlanResult:
     """backtest and thread modes, and trial mode on in-memory storage (one process)."""
-    from perfopt.optimize._bootstrap import Interrupted, thread_pools
     from perfopt.optimize.objective import NonFiniteValue
     from perfopt.optimize.quota import QuotaObjective, SurplusTrial, TrialQuota, run_until_quota
 
@@ -128,7 +84,7 @@ def run_in_process(
     pool = None
     quota = TrialQuota(cfg.n_trials, cfg.run_id)
     # Capped only while the plan runs: the caller's process gets its pools back.
-    with _bootstrap.scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
+    with scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
         try:
             if cfg.uses_pool:
                 pool, result.pool = task.open_pool(cfg)
@@ -153,7 +109,7 @@ def run_in_process(
                 else:
                     run_until_quota(
                         study, objective, quota, catch=(NonFiniteValue,), deadline=deadline,
-                        should_stop=_bootstrap.STOP.is_set,
+                        should_stop=STOP.is_set,
                     )  # fmt: skip
             except Interrupted:
                 result.interrupted = True
@@ -163,7 +119,7 @@ def run_in_process(
             if pool is not None:
                 pool.terminate()
                 pool.join()
-    result.interrupted = result.interrupted or _bootstrap.STOP.is_set()
+    result.interrupted = result.interrupted or STOP.is_set()
     return result
 
 
@@ -181,7 +137,6 @@ def run_trial_processes(
     import optuna
 
     from perfopt.optimize.studies import fail_trials, running_trials_of
-    from perfopt.optimize.workers import Slots, WorkerArgs, clear_prebuilt, prebuild_objective
 
     optuna_verbosity = optuna.logging.get_verbosity()
     ctx = multiprocessing.get_context(cfg.start_method)
@@ -206,9 +161,9 @@ def run_trial_processes(
             next_index, cfg, spec, task, n_existing, slots, done,
             report_dir, time.time(), deadline, heartbeat, optuna_verbosity,
         )  # fmt: skip
-        with _bootstrap.capped_environ(cfg.thread_cap):
+        with capped_environ(cfg.thread_cap):
             proc = ctx.Process(
-                target=_bootstrap.trial_worker_entry,
+                target=trial_worker_entry,
                 args=(args,),
                 name=f"perfopt-trial-{next_index}",
             )
@@ -220,14 +175,14 @@ def run_trial_processes(
     try:
         # Load and warm once here: forked workers inherit it and start in milliseconds.
         # Timed inside the plan (the run's wall), so start-up still counts.
-        with _bootstrap.scoped_caps(cfg.thread_cap):
+        with scoped_caps(cfg.thread_cap):
             prebuilt = prebuild_objective(cfg, task)
         if prebuilt is not None:
             result.prebuilt = {"pid": os.getpid(), **prebuilt}
         for _ in range(cfg.n_jobs):
             start_worker()
         while procs or pending_lost:
-            if _bootstrap.STOP.is_set() and stopping_since is None:
+            if STOP.is_set() and stopping_since is None:
                 stopping_since = time.monotonic()
                 result.interrupted = True
                 for proc in procs.values():

@@ -21,60 +21,27 @@ submits another task.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from typing import Any
 
-from perfopt.errors import UserError
-from perfopt.optimize import _bootstrap
+from perfopt.optimize._bootstrap import STOP, cap_environ
+from perfopt.optimize.cluster_address import check_ray, parse_address
 from perfopt.optimize.config import OptimizeConfig
-from perfopt.optimize.storages import StorageSpec, check_storage
+from perfopt.optimize.storages import StorageSpec, check_worker_storage
 from perfopt.optimize.tasks import TrialTask
 
 log = logging.getLogger(__name__)
 
 PREFETCH = 2  # tasks in flight per CPU
-_LOCAL = re.compile(r"^local:(\d+)$")
-_REMOTE = re.compile(r"^(auto|ray://[^\s/:]+:\d+)$")
 
-
-def parse_address(text: str | None) -> tuple[str, int | str]:
-    """("local", N) or ("remote", address); UserError for anything else."""
-    value = (text or "").strip()
-    m = _LOCAL.match(value)
-    if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise UserError(f"--ray-address {value}: a local Ray instance needs at least 1 CPU")
-        return "local", n
-    if _REMOTE.match(value):
-        return "remote", value
-    raise UserError(
-        f"--ray-address {value!r}: use local:N (a Ray instance of N CPUs started for the run), "
-        "auto (a cluster started on this host with `ray start --head`) or ray://HOST:PORT"
-    )
-
-
-def check_ray(address: str | None) -> None:
-    """Refuse a bad address, or a missing ray package, before any work starts."""
-    parse_address(address)
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise UserError(
-            "--executor ray needs the ray package: pip install 'perfopt[ray]' (or pip install ray)"
-        ) from None
+# parse_address and check_ray live in cluster_address; importable from here too.
+__all__ = ["check_ray", "check_ray_storage", "parse_address", "run_on_ray"]
 
 
 def check_ray_storage(spec: StorageSpec) -> list[str]:
     """Refuse storages Ray workers cannot share; return warnings."""
-    if spec.kind == "memory":
-        raise UserError(
-            "in-memory storage lives in one process and Ray workers are other processes; "
-            "use postgresql (any host) or journal:///file.log (workers on this host)"
-        )
-    return check_storage(spec, 1)
+    return check_worker_storage(spec, "Ray", remote=True, warn_shared=False)
 
 
 def _init(cfg: OptimizeConfig) -> tuple[Any, dict[str, Any], bool]:
@@ -85,7 +52,7 @@ def _init(cfg: OptimizeConfig) -> tuple[Any, dict[str, Any], bool]:
     start = time.perf_counter()
     if ray.is_initialized():
         return ray, {"address": "already initialized", "start_s": 0.0}, False
-    caps = _bootstrap.cap_environ(cfg.thread_cap)  # set before each worker imports numpy
+    caps = cap_environ(cfg.thread_cap)  # set before each worker imports numpy
     env = {"env_vars": caps} if caps else None
     if kind == "local":
         ray.init(
@@ -143,7 +110,7 @@ def run_on_ray(
         last_settle = 0.0
         loop_start = time.perf_counter()
         while True:
-            if _bootstrap.STOP.is_set():
+            if STOP.is_set():
                 result.interrupted = True
                 break
             status = quota.status(study)

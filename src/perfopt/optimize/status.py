@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from perfopt.errors import UserError
@@ -41,7 +40,7 @@ def read_status(spec: StorageSpec, study_name: str | None = None) -> list[StudyS
 
     from perfopt.optimize.studies import counted_trials
 
-    if spec.kind == "memory":
+    if not spec.storage_kind.multi_process:
         raise UserError("--status reads a storage other processes write: memory has none to read")
     _refuse_missing_file(spec)
     storage = open_storage(spec)
@@ -72,13 +71,8 @@ def read_status(spec: StorageSpec, study_name: str | None = None) -> list[StudyS
 
 def _refuse_missing_file(spec: StorageSpec) -> None:
     """A file storage that does not exist is an error, not a new empty file."""
-    if spec.kind == "sqlite":
-        path = Path(spec.url[len("sqlite:///") :])
-    elif spec.kind == "journal":
-        path = Path(spec.url)
-    else:
-        return
-    if not path.exists():
+    path = spec.storage_kind.file_path(spec.url)
+    if path is not None and not path.exists():
         raise UserError(
             f"--status: {path} does not exist ({spec.origin}); give the run's --storage "
             "(or set its URL variable) and --study-name"

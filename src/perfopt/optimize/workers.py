@@ -23,14 +23,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfopt.optimize.config import OptimizeConfig, Window
-from perfopt.optimize.storages import StorageSpec
+from perfopt.errors import ServiceError, UserError
+from perfopt.optimize._bootstrap import (
+    STOP,
+    Interrupted,
+    apply_caps,
+    die_with_parent,
+    install_sigint_handler,
+    thread_pools,
+)
+from perfopt.optimize.config import OptimizeConfig
+from perfopt.optimize.storages import StorageSpec, open_storage
 from perfopt.optimize.tasks import TrialTask
 
 
@@ -130,39 +140,20 @@ def clear_prebuilt() -> None:
     _PREBUILT = None
 
 
-def build_objective(
-    cfg: OptimizeConfig, windows: tuple[Window, ...], tickers: tuple[str, ...], pool: Any
-) -> tuple[Any, Any]:
-    """Return (objective, evaluator or None): in-process windows unless a pool is given."""
-    from perfopt.optimize.evaluate import init_process_evaluator
-    from perfopt.optimize.objective import Objective
-
-    evaluator = None
-    if pool is None:
-        evaluator = init_process_evaluator(
-            cfg.data_dir, cfg.source, cfg.access, tickers, cfg.fee, windows
-        )
-    objective = Objective(
-        windows,
-        cfg.space,
-        len(tickers),
-        cfg.nan_policy,
-        cfg.nan_penalty,
-        evaluator,
-        pool,
-        prune=cfg.pruner != "none",
-    )
-    return objective, evaluator
+def trial_worker_entry(args: WorkerArgs) -> None:
+    """Target of a trial worker process: caps and signals first, then the trials."""
+    die_with_parent(signal.SIGINT)
+    apply_caps(args.cap)
+    install_sigint_handler()
+    trial_worker_main(args)
 
 
 def trial_worker_main(args: WorkerArgs) -> None:
     """Run trials of the shared study until the quota, the deadline or SIGINT end it."""
     import optuna
 
-    from perfopt.optimize._bootstrap import STOP, Interrupted, thread_pools
     from perfopt.optimize.objective import NonFiniteValue
     from perfopt.optimize.quota import TrialQuota, run_until_quota
-    from perfopt.optimize.storages import open_storage
     from perfopt.optimize.studies import make_pruner, sampler_for, seed_for
 
     # Failed and interrupted trials are in the summary; Optuna's tracebacks add only noise.
@@ -209,8 +200,6 @@ def trial_worker_main(args: WorkerArgs) -> None:
         report["loop_s"] = time.perf_counter() - loop_start
         write_report(args.report_dir, args.index, report)
     except Exception as exc:
-        from perfopt.errors import ServiceError, UserError
-
         if isinstance(exc, ServiceError):
             report["service_error"] = str(exc)  # one line for the user, no traceback
         elif isinstance(exc, UserError):

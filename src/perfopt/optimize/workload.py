@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.optimize.storage_kinds import KIND_NAMES, StorageKind, kind_named
 from perfopt.workload import Measurement, Workload
 
 DATA_TICKERS = 100
@@ -57,6 +58,11 @@ def postgres_url() -> str:
     return os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES_URL
 
 
+def cell_storage_url(kind: StorageKind, workdir: Path) -> str:
+    """A fresh storage of `kind` for one cell: a file in its workdir, or the test server."""
+    return kind.workdir_url(workdir) or postgres_url()
+
+
 def postgres_unreachable() -> str | None:
     """Why PostgreSQL cannot be used, or None (checked once per process)."""
     url = postgres_url()
@@ -79,7 +85,7 @@ class OptimizeWorkload(Workload):
     preload: ClassVar[tuple[str, ...]] = ("optuna", "perfopt.optimize", "perfopt.backtest.kernels")
     axes: ClassVar[Mapping[str, list[Any]]] = {
         "mode": ["trial", "backtest", "hybrid", "thread"],
-        "storage": ["memory", "sqlite", "journal", "postgresql"],
+        "storage": list(KIND_NAMES),
         "n_jobs": [1, 2, 4],
         "bt_workers": [1, 2, 4],
         "start_method": ["spawn", "fork", "forkserver"],
@@ -130,7 +136,8 @@ class OptimizeWorkload(Workload):
             return "backtest mode runs trials one at a time: n_jobs must be 1 (use hybrid)"
         if mode in ("trial", "thread") and bt != 1:
             return f"bt_workers applies to backtest and hybrid modes, not {mode}"
-        if p["storage"] == "memory" and mode in ("trial", "hybrid") and n_jobs > 1:
+        kind = kind_named(p["storage"])
+        if not kind.multi_process and mode in ("trial", "hybrid") and n_jobs > 1:
             return "in-memory storage lives in one process; trial workers need a shared storage"
         cores = physical_cores()
         if mode == "hybrid" and n_jobs * bt > cores:
@@ -138,7 +145,7 @@ class OptimizeWorkload(Workload):
         if p["executor"] == "dask":
             if mode != "trial":
                 return "the dask executor runs trials as tasks: mode must be trial"
-            if p["storage"] == "memory":
+            if not kind.multi_process:
                 return "dask workers are other processes: they need a shared storage"
             try:
                 import distributed  # noqa: F401
@@ -149,7 +156,7 @@ class OptimizeWorkload(Workload):
                 return f"an intraday trial is one backtest: mode {mode} does not apply"
             if p["access"] == "naive":
                 return "naive access is the daily panel's SQLite pattern, not intraday bars"
-        if p["storage"] == "postgresql":
+        if kind.server:
             reason = postgres_unreachable()
             if reason:
                 return f"postgresql unreachable: {reason}"
@@ -190,24 +197,17 @@ class OptimizeWorkload(Workload):
 
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def _storage_url(self, kind: str, workdir: Path, study: str) -> str:
-        if kind == "memory":
-            return "memory"
-        if kind == "sqlite":
-            return f"sqlite:///{workdir / 'study.db'}"
-        if kind == "journal":
-            return f"journal://{workdir / 'study.log'}"
-        return postgres_url()
-
     def run(self, params: Mapping[str, Any], cache_dir: Path, workdir: Path) -> Measurement:
         """Run a fresh study to n_trials and report throughput and per-trial costs."""
-        from perfopt.optimize import OptimizeConfig, run_optimize
+        from perfopt.optimize.api import run_optimize
+        from perfopt.optimize.config import OptimizeConfig
 
         p = {**self.defaults, **params}
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         study = f"cell-{uuid.uuid4().hex[:12]}"
-        url = self._storage_url(p["storage"], workdir, study)
+        kind = kind_named(p["storage"])
+        url = cell_storage_url(kind, workdir)
         dask = p["executor"] == "dask"
         cfg = OptimizeConfig(
             data_dir=data_dir(cache_dir),
@@ -234,7 +234,7 @@ class OptimizeWorkload(Workload):
             else:
                 summary = self._run_pair(cfg, p["timeframe_pair"], cache_dir, workdir, study)
         finally:
-            if p["storage"] == "postgresql":
+            if kind.server:  # nothing is left in the workdir: tidy the server
                 _delete_study(study, url)
         c = summary["trials"]
         metrics = {
