@@ -16,8 +16,7 @@ and each becomes an edge between two modules of the package:
 
 Rules:
 
-1. No loops: no strongly connected component of two or more modules, except the ones
-   named in KNOWN_LOOPS.
+1. No loops: no strongly connected component of two or more modules.
 2. A private module (`_name.py`, or anything under a `_name` package) may be imported
    only from inside the package that holds it; tests may import it, the package may not.
 """
@@ -30,17 +29,6 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "perfopt"
 
-# Loops that exist today and are being removed elsewhere; each entry is a package whose
-# modules may form loops among themselves. Empty this once the optimize refactor lands.
-KNOWN_LOOPS: set[str] = {"perfopt.optimize"}
-
-# (importer, private module) pairs that exist today, all in perfopt.optimize, which is
-# being restructured elsewhere; empty this with KNOWN_LOOPS.
-KNOWN_PRIVATE_IMPORTS: set[tuple[str, str]] = {
-    ("perfopt.optimize.evaluate", "perfopt.profiling._timer"),
-    ("perfopt.optimize.objective", "perfopt.profiling._timer"),
-    ("perfopt.optimize.intraday_objective", "perfopt.intraday._simulate"),
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -144,13 +132,9 @@ def test_the_graph_sees_lazy_imports_and_ancestor_names():
 
 
 def test_no_import_loops():
-    unknown = [
-        loop
-        for loop in _loops(_import_graph())
-        if not any(all(_inside(m, known) for m in loop) for known in KNOWN_LOOPS)
-    ]
-    assert not unknown, "import loops (see the rules in this file's docstring):\n" + "\n".join(
-        " <-> ".join(loop) for loop in unknown
+    loops = _loops(_import_graph())
+    assert not loops, "import loops (see the rules in this file's docstring):\n" + "\n".join(
+        " <-> ".join(loop) for loop in loops
     )
 
 
@@ -161,6 +145,5 @@ def test_no_private_module_of_another_package_is_imported():
             owner = _private_owner(target)
             if owner is None or _inside(mod, owner):
                 continue
-            if (mod, target) not in KNOWN_PRIVATE_IMPORTS:
-                bad.append(f"{mod} imports {target} (private to {owner})")
+            bad.append(f"{mod} imports {target} (private to {owner})")
     assert not bad, "\n".join(bad)

@@ -73,19 +73,13 @@ def test_sigkilled_worker_loses_one_trial_and_the_study_still_completes(
 
     study = wait_for(proc, study_name, url, one_done_one_running)
     completed_before = {t.number: t.value for t in study.get_trials(states=(COMPLETE,))}
-    pid = next(
-        t.user_attrs["worker_pid"]
-        for t in study.get_trials(states=(RUNNING,))
-        if "worker_pid" in t.user_attrs
-    )
-    os.kill(pid, signal.SIGKILL)
+    pid = kill_mid_trial(study, proc)
     stdout, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 0, stderr
 
     study = open_study(study_name, url)
     trials = study.get_trials()
-    # The trial the worker held when it died (it may have finished the one seen running
-    # and started the next between the read and the kill): exactly one, lost.
+    # The trial the worker held when it died: exactly one, lost.
     lost = [t for t in trials if t.user_attrs.get("worker_pid") == pid and t.state == FAIL]
     assert len(lost) == 1
     killed = lost[0]
@@ -161,3 +155,25 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def kill_mid_trial(study: optuna.Study, proc: subprocess.Popen[str]) -> int:
+    """SIGKILL a worker while it runs a trial; return its pid.
+
+    The worker is stopped first and its trial read again: a trial that finished between
+    the read and the signal would leave the kill between trials, with no trial to lose.
+    """
+    for _ in range(50):
+        running = [t for t in study.get_trials(states=(RUNNING,)) if "worker_pid" in t.user_attrs]
+        for t in running:
+            pid = t.user_attrs["worker_pid"]
+            os.kill(pid, signal.SIGSTOP)
+            now = {x.number: x.state for x in study.get_trials(deepcopy=False)}
+            if now[t.number] == RUNNING:
+                os.kill(pid, signal.SIGKILL)
+                return pid
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise AssertionError("no worker was caught in the middle of a trial")

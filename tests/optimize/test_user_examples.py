@@ -17,7 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from .test_faults import _alive, _children, open_study, wait_for
+from .test_faults import _alive, _children, kill_mid_trial, open_study, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -91,7 +91,9 @@ def test_two_runs_started_together_stop_at_exactly_n(kind, tmp_path, study_name,
     procs = [
         subprocess.Popen(
             command(spec, study_name, url, n, "--direction", "maximize", "--run-id", f"r{i}"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for i in range(2)
     ]
@@ -153,7 +155,7 @@ def test_sigkilled_worker_trial_is_retried_and_the_count_holds(kind, tmp_path, s
         return any(t.state == COMPLETE for t in trials) and bool(running)
 
     study = wait_for(proc, study_name, url, ready)
-    pid = _kill_mid_trial(study, proc)
+    pid = kill_mid_trial(study, proc)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     study = open_study(study_name, url)
@@ -227,26 +229,3 @@ def test_dask_executor_runs_a_user_objective(tmp_path, study_name):
     study = open_study(study_name, url)
     check_counts(study, 8)
     assert all("compute" in t.user_attrs["timers"] for t in study.get_trials())
-
-
-def _kill_mid_trial(study: optuna.Study, proc: subprocess.Popen[str]) -> int:
-    """SIGKILL a worker while it runs a trial; return its pid.
-
-    The worker is stopped first and its trial read again: a trial that finished between
-    the read and the signal would leave the kill between trials, with no trial to lose.
-    """
-    for _ in range(50):
-        running = [
-            t for t in study.get_trials(states=(RUNNING,)) if "worker_pid" in t.user_attrs
-        ]
-        for t in running:
-            pid = t.user_attrs["worker_pid"]
-            os.kill(pid, signal.SIGSTOP)
-            now = {x.number: x.state for x in study.get_trials(deepcopy=False)}
-            if now[t.number] == RUNNING:
-                os.kill(pid, signal.SIGKILL)
-                return pid
-            os.kill(pid, signal.SIGCONT)
-        if proc.poll() is not None:
-            break
-    raise AssertionError("no worker was caught in the middle of a trial")

@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from perfopt.cli import checks, config_file, user_objective
+from perfopt.machine import START_METHODS
 
 
 def add_flags(
@@ -106,7 +107,7 @@ def add_flags(
     )
     common.add_argument(
         "--start-method",
-        choices=["spawn", "fork", "forkserver"],
+        choices=START_METHODS,
         default="fork",
         help="how worker processes start (default fork)",
     )

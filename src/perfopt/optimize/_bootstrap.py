@@ -22,13 +22,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-CAP_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
+from perfopt.machine import THREAD_CAP_VARS as CAP_VARIABLES
+from perfopt.machine import thread_pools  # noqa: F401 - what workers report
 
 STOP = threading.Event()
 _LIMITS: list[Any] = []  # keeps threadpoolctl limits alive for the process lifetime
@@ -116,18 +111,6 @@ def scoped_caps(cap: int | None) -> Iterator[None]:
         numba.config.reload_config()  # the environment is restored: so is the config
 
 
-def thread_pools() -> dict[str, int]:
-    """Effective thread pools of this process: {library api: threads}, numba included."""
-    from threadpoolctl import threadpool_info
-
-    pools: dict[str, int] = {}
-    for info in threadpool_info():
-        pools[f"{info['user_api']}:{info['internal_api']}"] = int(info["num_threads"])
-    if "numba" in sys.modules:
-        pools["numba"] = _numba_threads(sys.modules["numba"])
-    return pools
-
-
 def _numba_launched() -> bool:
     """Whether numba's parallel thread pool has started in this process."""
     from numba.np.ufunc import parallel
@@ -146,13 +129,6 @@ def _cap_numba(numba: ModuleType, cap: int) -> None:
     numba.config.reload_config()
     if _numba_launched():
         numba.set_num_threads(min(cap, numba.config.NUMBA_NUM_THREADS))
-
-
-def _numba_threads(numba: ModuleType) -> int:
-    """Threads numba's pool uses, or would start with, without launching it."""
-    if _numba_launched():
-        return int(numba.get_num_threads())
-    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 def die_with_parent(signum: int) -> None:

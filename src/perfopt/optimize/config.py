@@ -7,16 +7,15 @@ This module imports nothing heavy (no numpy, no optuna): worker processes unpick
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from perfopt.errors import UserError
+from perfopt.machine import START_METHODS, physical_cores
 from perfopt.optimize.cluster_address import check_ray, parse_scheduler
 from perfopt.optimize.studies import new_run_id, run_seed
 
 MODES = ("trial", "backtest", "hybrid", "thread")
-START_METHODS = ("spawn", "fork", "forkserver")
 ACCESS = ("naive", "bulk")
 SOURCES = ("sqlite", "hdf5")
 SAMPLERS = ("tpe", "tpe-multivariate", "random", "cmaes", "nsga2")
@@ -29,13 +28,6 @@ BT_POOLS = ("process", "thread")
 # because importing perfopt.intraday loads numpy (worker processes unpickle this first).
 MULTI_DIRECTIONS: tuple[str, str] = ("maximize", "minimize")
 DEFAULT_STORAGE_ENV = "OPTUNA_STORAGE_URL"
-
-
-def physical_cores() -> int:
-    """Physical CPU cores (logical ones when psutil cannot tell)."""
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)

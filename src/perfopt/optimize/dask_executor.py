@@ -96,13 +96,15 @@ def _client(cfg: OptimizeConfig) -> Any:
         finally:
             client.close()
         return
-    caps = cap_environ(cfg.thread_cap)
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {})}
+    # Dask's default sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive mmap
+    # threshold: every numpy temporary above 128 KiB is then mmapped and unmapped, page
+    # faults included. A numpy loop of 21 ms took 92 ms in such a worker and 18 ms without
+    # it (docs/parallel.md). Workers of a trial keep glibc's defaults, as a plain process.
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     settings = {
         # Set by the nanny before it spawns the worker, so before numpy loads there.
-        "distributed.nanny.pre-spawn-environ": {
-            **dask.config.get("distributed.nanny.pre-spawn-environ", {}),
-            **caps,
-        },
+        "distributed.nanny.pre-spawn-environ": {**environ, **cap_environ(cfg.thread_cap)},
         # A task whose worker dies fails at once; the driver settles its trial.
         "distributed.scheduler.allowed-failures": 0,
         # The worker's statistical profiler samples every task thread's stack every

@@ -31,11 +31,7 @@ from perfopt.optimize.strategy import (
     select_weights,
     sharpe,
 )
-
-try:
-    from perfopt.profiling import StageTimer
-except ImportError:  # perfopt.profiling's __init__ is being written in parallel
-    from perfopt.profiling._timer import StageTimer
+from perfopt.stage_timer import StageTimer
 
 
 class WindowEvaluator:
@@ -164,7 +160,7 @@ def evaluate_window_task(task: tuple[int, dict[str, Any]]) -> dict[str, Any]:
 
 def pool_ready_task(_: int) -> dict[str, Any]:
     """Pool task answering this worker's pid, thread pools and start-up costs."""
-    from perfopt.optimize._bootstrap import thread_pools
+    from perfopt.machine import thread_pools
 
     ev = process_evaluator()
     return {

@@ -67,7 +67,7 @@ class IntradayObjective:
         """Backtest one parameter set, adding each stage's seconds to `timers`."""
         import numpy as np
 
-        from perfopt.intraday import DEFAULT_PARAMS, _simulate
+        from perfopt.intraday import DEFAULT_PARAMS, compiled_simulate
         from perfopt.intraday.strategy import equity_metrics, ltf_signals
 
         t0 = time.perf_counter()
@@ -77,7 +77,7 @@ class IntradayObjective:
         entry, exit_ = ltf_signals(pair, p, self.features, engine="numba")
         t2 = time.perf_counter()
         equity = np.empty(len(pair.close))
-        n_trades, n_wins, held = _simulate.compiled("simulate")(
+        n_trades, n_wins, held = compiled_simulate()(
             pair.open, pair.high, pair.low, pair.close, entry, exit_,
             self.features["useStop"], float(p["stop_pct"]),
             self.features["useTakeProfit"], float(p["take_profit_pct"]),

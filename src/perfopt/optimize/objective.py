@@ -27,11 +27,7 @@ from perfopt.optimize.evaluate import WindowEvaluator, evaluate_window_task
 from perfopt.optimize.strategy import StrategyParams
 from perfopt.optimize.studies import mark_worker
 from perfopt.optimize.trial_log import log_trial_timers
-
-try:
-    from perfopt.profiling import StageTimer
-except ImportError:  # perfopt.profiling's __init__ is being written in parallel
-    from perfopt.profiling._timer import StageTimer
+from perfopt.stage_timer import StageTimer
 
 STAGES = ("data", "signals", "returns", "metrics")
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.machine import START_METHODS
 from perfopt.optimize.storage_kinds import KIND_NAMES, kind_named
 from perfopt.workload import Measurement, Workload
 
@@ -39,7 +40,7 @@ class ObjectiveWorkload(Workload):
         "mode": ["trial", "thread"],
         "storage": list(KIND_NAMES),
         "n_jobs": [1, 2, 4],
-        "start_method": ["spawn", "fork", "forkserver"],
+        "start_method": list(START_METHODS),
         "blas_threads": [1, 2, 4],
         "n_trials": [10, 20, 40, 100],
         "sampler": ["tpe", "random", "cmaes"],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -213,7 +214,9 @@ class SQLiteKind(StorageKind):
         # Creating the tables is not safe to race: openers take turns on the folder.
         with _folder_lock(path.parent):
             return create_rdb(
-                lambda: cls(url, engine_kwargs=engine_kwargs, **_heartbeat_kwargs(heartbeat))
+                lambda: cls(
+                    url, engine_kwargs=engine_kwargs, **_heartbeat_kwargs(heartbeat, path.parent)
+                )
             )
 
 
@@ -372,16 +375,27 @@ def parse_storage(text: str, origin: str) -> tuple[str, str]:
     )
 
 
-def _heartbeat_kwargs(heartbeat: tuple[int, int] | None) -> dict[str, Any]:
-    """RDBStorage's public heartbeat options: a dead worker's trial is retried once."""
+def _heartbeat_kwargs(
+    heartbeat: tuple[int, int] | None, lock_folder: Path | None = None
+) -> dict[str, Any]:
+    """RDBStorage's public heartbeat options: a dead worker's trial is retried once.
+
+    `lock_folder`: the folder whose flock serializes retries (SQLite's processes share a
+    host; a partial of module-level functions, so the storage still pickles).
+    """
     if not heartbeat:
         return {}
     from perfopt.optimize.studies import retry_lost_trial
 
+    callback: Any = retry_lost_trial
+    if lock_folder is not None:
+        callback = functools.partial(
+            retry_lost_trial, exclusive=functools.partial(_folder_lock, lock_folder)
+        )
     return {
         "heartbeat_interval": heartbeat[0],
         "grace_period": heartbeat[1],
-        "heartbeat_stale_trial_callback": retry_lost_trial,
+        "heartbeat_stale_trial_callback": callback,
     }
 
 

@@ -24,12 +24,14 @@ is seeded from the run seed, its worker index and the study's trial count at sta
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -184,7 +186,12 @@ def running_trials_of(study: Any, pids: Iterable[int]) -> list[Any]:
     ]
 
 
-def retry_lost_trial(study: Any, trial: Any, max_retry: int = 1) -> None:
+def retry_lost_trial(
+    study: Any,
+    trial: Any,
+    max_retry: int = 1,
+    exclusive: Callable[[], AbstractContextManager[None]] | None = None,
+) -> None:
     """Enqueue a lost trial again with its parameters (a heartbeat stale-trial callback).
 
     Optuna's RetryHeartbeatStaleTrialCallback copies every user attribute, the dead
@@ -192,6 +199,10 @@ def retry_lost_trial(study: Any, trial: Any, max_retry: int = 1) -> None:
     the stale-trial sweep until it marks the trial, and the sweep would fail a trial
     that is running (which later ends in "Cannot tell a FAIL trial"). This one keeps
     Optuna's `failed_trial` / `retry_history` system attributes and drops WORKER_ATTRS.
+
+    A lost trial is retried once, whoever finds it: on SQLite two processes can both
+    move one trial from RUNNING to FAIL (its row lock is a no-op there), so the check for
+    an existing retry and the enqueue run under `exclusive` (the SQLite kind's file lock).
     """
     import optuna
 
@@ -201,15 +212,21 @@ def retry_lost_trial(study: Any, trial: Any, max_retry: int = 1) -> None:
     system_attrs = {**trial.system_attrs, "retry_history": history}
     system_attrs.setdefault("failed_trial", trial.number)
     user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in WORKER_ATTRS}
-    study.add_trial(
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.WAITING,
-            params=trial.params,
-            distributions=trial.distributions,
-            user_attrs=user_attrs,
-            system_attrs=system_attrs,
+    with exclusive() if exclusive is not None else contextlib.nullcontext():
+        if any(
+            t.system_attrs.get("retry_history", [])[-1:] == [trial.number]
+            for t in study.get_trials(deepcopy=False)
+        ):
+            return  # another process found it first and enqueued the retry
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=optuna.trial.TrialState.WAITING,
+                params=trial.params,
+                distributions=trial.distributions,
+                user_attrs=user_attrs,
+                system_attrs=system_attrs,
+            )
         )
-    )
 
 
 def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
@@ -219,6 +236,9 @@ def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
 
     failed = []
     storage = study._storage
+    # the storage's own stale-trial callback when it has one (it may carry a lock)
+    callback = getattr(storage, "get_heartbeat_stale_trial_callback", lambda: None)()
+    enqueue = callback or retry_lost_trial
     for trial in trials:
         try:
             if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
@@ -226,7 +246,7 @@ def fail_trials(study: Any, trials: Iterable[Any], retry: bool) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # the heartbeat of another worker got there first
         if retry:
-            retry_lost_trial(study, storage.get_trial(trial._trial_id))
+            enqueue(study, storage.get_trial(trial._trial_id))
     return failed
 
 

@@ -215,7 +215,7 @@ class UserObjective:
         from perfopt.optimize._bootstrap import Interrupted, check_stop
         from perfopt.optimize.objective import NonFiniteValue, OptunaClock
         from perfopt.optimize.studies import mark_worker
-        from perfopt.profiling import StageTimer
+        from perfopt.stage_timer import StageTimer
 
         start = time.perf_counter()
         clock = OptunaClock()

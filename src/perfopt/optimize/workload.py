@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from perfopt.machine import START_METHODS
 from perfopt.optimize.storage_kinds import KIND_NAMES, StorageKind, kind_named
 from perfopt.workload import Measurement, Workload
 
@@ -88,7 +89,7 @@ class OptimizeWorkload(Workload):
         "storage": list(KIND_NAMES),
         "n_jobs": [1, 2, 4],
         "bt_workers": [1, 2, 4],
-        "start_method": ["spawn", "fork", "forkserver"],
+        "start_method": list(START_METHODS),
         "access": ["naive", "bulk"],
         "n_trials": [5, 10, 20, 40, 100],
         "tickers": [10, 20, 50, 100],
