@@ -1,4 +1,4 @@
-"""`import perfopt` and `perfopt --help` must stay light (ARCHITECTURE.md: lazy heavy imports)."""
+"""`import perfopt` and `perfopt --help` must stay light (docs/architecture.md: lazy heavy imports)."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import UserError
+from perfopt.markdown_table import table
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.intraday_task import IntradayTask
 
@@ -255,10 +256,8 @@ def format_grid_markdown(grid: dict[str, Any]) -> str:
         f"Grid `{grid['timeframe_grid']}`, {grid['n_trials']} trials per study, objective "
         f"{grid['objective']}, executor {grid['executor']}.",
         "",
-        "| " + " | ".join(rows[0]) + " |",
-        "|" + "---|" * len(rows[0]),
+        *table(rows[0], rows[1:]),
     ]
-    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     lines += ["", "Pair folders:", ""]
     lines += [f"- {r['pair']}: `{r['folder']}`" for r in grid["pairs"]]
     return "\n".join(lines)
