@@ -7,7 +7,10 @@ RUN_A and RUN_B are run folders (holding results.jsonl) or results files. Prints
 markdown comparison: each target's verdict in both runs (a change PASS <-> FAIL is a flip;
 a change to or from INCONCLUSIVE is allowed: the interval could not decide), each grid's
 recommendation in both (a different setting, or one run recommending what the other finds
-significantly slower, is a reversal), and every cell's median time B / A. Exit status 0
+significantly slower, is a reversal; one setting that is a part of the other, e.g.
+`storage=journal` against `n_jobs=2 storage=journal`, is a refinement: both runs agree on
+the common part, and only whether the extra change adds a significant gain differs, which
+is a change to or from "not shown", allowed), and every cell's median time B / A. Exit status 0
 when nothing flipped or reversed, 1 otherwise, 2 on bad input.
 """
 
@@ -21,7 +24,7 @@ from pathlib import Path
 from perfopt.errors import UserError
 from perfopt.harness import records
 from perfopt.harness.markdown import table
-from perfopt.harness.recommend import Recommendation, recommend
+from perfopt.harness.recommend import Candidate, Recommendation, recommend
 from perfopt.harness.records import CellRecord
 from perfopt.harness.targets import FAIL, PASS, evaluate_all
 
@@ -85,6 +88,8 @@ def recommendation_rows(a: list[CellRecord], b: list[CellRecord]) -> tuple[list[
             change = "REVERSED"
         elif _best(x) == _best(y):
             change = "same"
+        elif x.best is not None and y.best is not None and _part_of_other(x.best, y.best):
+            change = "refined (allowed)"
         else:
             change = "changed (allowed)"
         rows.append([f"{key[0]} `{key[1]}`", _best_text(x), _best_text(y), change])
@@ -106,7 +111,11 @@ def _reversed(x: Recommendation, y: Recommendation) -> bool:
     """x recommends a setting that y recommends against, or y recommends another one."""
     if x.best is None:
         return False
-    if y.best is not None and y.best.change_text() != x.best.change_text():
+    if (
+        y.best is not None
+        and y.best.change_text() != x.best.change_text()
+        and not _part_of_other(x.best, y.best)
+    ):
         return True
     twin = next((c for c in y.candidates if c.change_text() == x.best.change_text()), None)
     return (
@@ -115,6 +124,12 @@ def _reversed(x: Recommendation, y: Recommendation) -> bool:
         and twin.gain.enough
         and (twin.gain.high or 2.0) < 1.0
     )
+
+
+def _part_of_other(a: Candidate, b: Candidate) -> bool:
+    """Whether one setting's changes are a part of the other's (axis and value alike)."""
+    x, y = set(a.changed), set(b.changed)
+    return x <= y or y <= x
 
 
 def cell_rows(a: list[CellRecord], b: list[CellRecord]) -> tuple[list[list[str]], list[float]]:

@@ -79,3 +79,22 @@ def test_a_gain_measured_on_a_busy_machine_is_not_recommended() -> None:
     assert "1.2 of 2 cores" in rec.candidates[0].busy
     (quiet,) = recommend([busy(base, 0.1), busy(fast, 0.2)])
     assert quiet.best is not None and quiet.best.cell.cell_id == fast.cell_id
+
+
+def test_a_simpler_setting_the_faster_looking_one_does_not_beat_is_recommended() -> None:
+    # chunk alone and chunk + AMP both beat the default; AMP adds nothing the runs can show
+    base = cell({"loader": "per-sample", "amp": False}, [3.0, 3.1, 2.9], baseline=True)
+    chunk = cell({"loader": "chunk", "amp": False}, [1.00, 1.08, 0.94])
+    both = cell({"loader": "chunk", "amp": True}, [0.97, 0.92, 1.05])
+    (rec,) = recommend([base, chunk, both])
+    assert rec.best is not None and rec.best.cell is chunk
+    assert rec.passed_over is not None and rec.passed_over[0].cell is both
+    assert rec.passed_over[1].low < 1.0 < rec.passed_over[1].high
+
+
+def test_the_extra_change_is_recommended_when_it_clearly_adds_speed() -> None:
+    base = cell({"loader": "per-sample", "amp": False}, [3.0, 3.1, 2.9], baseline=True)
+    chunk = cell({"loader": "chunk", "amp": False}, [1.00, 1.04, 0.97])
+    both = cell({"loader": "chunk", "amp": True}, [0.50, 0.52, 0.49])
+    (rec,) = recommend([base, chunk, both])
+    assert rec.best is not None and rec.best.cell is both and rec.passed_over is None

@@ -73,3 +73,38 @@ def test_a_pass_fail_flip_and_a_reversal_are_reported(tmp_path: Path) -> None:
 def test_bad_input_exits_2(tmp_path: Path) -> None:
     done = stability(tmp_path / "nope", tmp_path / "nope2")
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def _two_axes(tmp_path: Path, name: str, one: list[float], both: list[float]) -> Path:
+    lines = [
+        line("base", {"a": 0, "b": 0}, [3.0, 3.1, 2.9], True),
+        line("one", {"a": 1, "b": 0}, one),
+        line("both", {"a": 1, "b": 1}, both),
+    ]
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return folder
+
+
+def test_a_recommendation_that_is_part_of_the_other_is_a_refinement(tmp_path: Path) -> None:
+    # A: b=1 clearly adds speed on top of a=1; B: it adds nothing the runs can show
+    a = _two_axes(tmp_path, "a", [1.5, 1.55, 1.45], [0.5, 0.52, 0.49])
+    b = _two_axes(tmp_path, "b", [1.0, 1.04, 0.97], [0.97, 0.92, 1.05])
+    done = stability(a, b)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refined (allowed)" in done.stdout and "0 recommendation reversal(s)" in done.stdout
+
+
+def test_two_different_settings_are_a_reversal(tmp_path: Path) -> None:
+    a = _two_axes(tmp_path, "a", [1.0, 1.04, 0.97], [3.0, 3.1, 2.9])
+    folder = tmp_path / "b"
+    folder.mkdir()
+    lines = [
+        line("base", {"a": 0, "b": 0}, [3.0, 3.1, 2.9], True),
+        line("one", {"a": 1, "b": 0}, [3.0, 3.1, 2.9]),
+        line("other", {"a": 0, "b": 1}, [1.0, 1.04, 0.97]),
+    ]
+    (folder / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    done = stability(a, folder)
+    assert done.returncode == 1 and "REVERSED" in done.stdout

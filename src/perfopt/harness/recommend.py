@@ -8,8 +8,11 @@ trials, timeframe pair) and takes no value marked as no drop-in substitute (in-m
 storage). A candidate is recommended when the interval of its gain excludes 1.0 and
 the gain is at least MIN_GAIN, and neither cell was measured while other processes kept
 the machine busy (their runs competed with strangers: no evidence either way); among
-several, the one whose interval's lower end is highest. Otherwise the grid gets "no
-setting is significantly faster than the default".
+several, the one whose interval's lower end is highest, unless a simpler one (a part of
+its changes) is not significantly slower than it: then the simpler one, since the extra
+changes bought nothing the repeats can show (otherwise two runs could name either of
+two equal settings). Otherwise the grid gets "no setting is significantly faster than
+the default".
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ class Recommendation:
     candidates: tuple[Candidate, ...]
     excluded: tuple[tuple[CellRecord, str], ...]  # cells that change the problem, and why
     best: Candidate | None
+    # the fastest-looking candidate when a simpler one was chosen, and its gain over it
+    passed_over: tuple[Candidate, stats.Ratio] | None = None
 
 
 def recommend(records: Sequence[CellRecord]) -> list[Recommendation]:
@@ -93,8 +98,30 @@ def _grid(host: HostKey, workload: str, grid: str, members: list[CellRecord]) ->
         gain = stats.ratio(cell.values("seconds"), base.values("seconds"))
         candidates.append(Candidate(cell, changed, gain, busy_machine(base, cell)))
     significant = [c for c in candidates if c.significant]
-    best = max(significant, key=lambda c: c.gain.low or 0.0) if significant else None
-    return Recommendation(host, workload, grid, base, tuple(candidates), tuple(excluded), best)
+    if not significant:
+        return Recommendation(host, workload, grid, base, tuple(candidates), tuple(excluded), None)
+    top = max(significant, key=lambda c: c.gain.low or 0.0)
+    best, passed_over = _simplest_equal(top, significant), None
+    if best is not top:
+        passed_over = (top, stats.ratio(top.cell.values("seconds"), best.cell.values("seconds")))
+    return Recommendation(
+        host, workload, grid, base, tuple(candidates), tuple(excluded), best, passed_over
+    )
+
+
+def _simplest_equal(top: Candidate, significant: Sequence[Candidate]) -> Candidate:
+    """`top`, or the candidate with the fewest of its changes that it does not beat."""
+    simpler = []
+    for c in significant:
+        if len(c.changed) >= len(top.changed) or not set(c.changed) <= set(top.changed):
+            continue
+        extra = stats.ratio(top.cell.values("seconds"), c.cell.values("seconds"))
+        beats = extra.enough and extra.low is not None and extra.low > 1.0
+        if not (beats and extra.value >= MIN_GAIN):
+            simpler.append(c)
+    if not simpler:
+        return top
+    return min(simpler, key=lambda c: (len(c.changed), -(c.gain.low or 0.0)))
 
 
 def _changes_problem(cell: CellRecord, changed: Sequence[tuple[str, Any, Any]]) -> str | None:

@@ -105,6 +105,12 @@ def _recommendation(rec: Recommendation) -> str:
             f"{head}: use `{best.change_text()}` (`{best.cell.cell_id}`) instead of the default "
             f"`{_base_text(rec)}` (`{rec.base.cell_id}`): {best.gain.text()} faster"
         )
+        if rec.passed_over is not None:
+            top, extra = rec.passed_over
+            text += (
+                f" (`{top.change_text()}` looks faster but not significantly: "
+                f"{extra.text()} over it)"
+            )
         if others:
             text += "; also significant: " + ", ".join(
                 f"`{c.change_text()}` {c.gain.text()}" for c in others
