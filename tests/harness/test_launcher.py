@@ -16,19 +16,7 @@ from perfopt.harness import (
     unregister_workload,
 )
 
-HERE = Path(__file__).resolve().parent
 pytestmark = pytest.mark.skipif(not launcher.supported(), reason="cell launchers need Linux")
-
-
-@pytest.fixture
-def probe(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register the probe workload for this test and its child processes."""
-    paths = [str(HERE), os.environ.get("PYTHONPATH", "")]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
-    monkeypatch.syspath_prepend(str(HERE))
-    register_workload("probe", "harness_toy_workloads:ProbeWorkload")
-    yield "probe"
-    unregister_workload("probe")
 
 
 def _spec(cell_start: str) -> str:

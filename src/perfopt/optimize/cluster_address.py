@@ -20,19 +20,28 @@ _RAY_REMOTE = re.compile(r"^(auto|ray://[^\s/:]+:\d+)$")
 
 def parse_scheduler(text: str | None) -> tuple[str, int | str]:
     """("local", N) or ("remote", address) of --dask-scheduler; UserError for anything else."""
+    return _parse(
+        text, "--dask-scheduler", _DASK_LOCAL, _DASK_REMOTE,
+        "a local cluster needs at least 1 worker",
+        "use tcp://HOST:PORT (a running scheduler) or local:N (a local cluster of N worker "
+        "processes)",
+    )  # fmt: skip
+
+
+def _parse(
+    text: str | None, flag: str, local: re.Pattern[str], remote: re.Pattern[str],
+    too_few: str, usage: str,
+) -> tuple[str, int | str]:  # fmt: skip
     value = (text or "").strip()
-    m = _DASK_LOCAL.match(value)
+    m = local.match(value)
     if m:
         n = int(m.group(1))
         if n < 1:
-            raise UserError(f"--dask-scheduler {value}: a local cluster needs at least 1 worker")
+            raise UserError(f"{flag} {value}: {too_few}")
         return "local", n
-    if _DASK_REMOTE.match(value):
+    if remote.match(value):
         return "remote", value
-    raise UserError(
-        f"--dask-scheduler {value!r}: use tcp://HOST:PORT (a running scheduler) or local:N "
-        "(a local cluster of N worker processes)"
-    )
+    raise UserError(f"{flag} {value!r}: {usage}")
 
 
 def scheduler_is_remote(text: str | None) -> bool:
@@ -59,19 +68,12 @@ def probe_scheduler(text: str | None) -> None:
 
 def parse_address(text: str | None) -> tuple[str, int | str]:
     """("local", N) or ("remote", address) of --ray-address; UserError for anything else."""
-    value = (text or "").strip()
-    m = _RAY_LOCAL.match(value)
-    if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise UserError(f"--ray-address {value}: a local Ray instance needs at least 1 CPU")
-        return "local", n
-    if _RAY_REMOTE.match(value):
-        return "remote", value
-    raise UserError(
-        f"--ray-address {value!r}: use local:N (a Ray instance of N CPUs started for the run), "
-        "auto (a cluster started on this host with `ray start --head`) or ray://HOST:PORT"
-    )
+    return _parse(
+        text, "--ray-address", _RAY_LOCAL, _RAY_REMOTE,
+        "a local Ray instance needs at least 1 CPU",
+        "use local:N (a Ray instance of N CPUs started for the run), auto (a cluster "
+        "started on this host with `ray start --head`) or ray://HOST:PORT",
+    )  # fmt: skip
 
 
 def check_ray(address: str | None) -> None:

@@ -41,17 +41,7 @@ def open_window_pool(
             initializer=pool_initializer,
             initargs=(cfg.thread_cap, evaluator_args),
         )
-    from perfopt.optimize.evaluate import pool_ready_task
-
-    # One task per worker is not guaranteed to reach every worker, but waiting for the
-    # answers guarantees the initializers ran in those that answered.
-    ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
-    info = {
-        "processes": cfg.bt_workers,
-        "ready_s": time.perf_counter() - start,
-        "workers": {str(r["pid"]): r for r in ready},
-    }
-    return pool, info
+    return pool, _ready(pool, "processes", cfg.bt_workers, start)
 
 
 def _open_window_threads(
@@ -64,13 +54,23 @@ def _open_window_threads(
     """
     from multiprocessing.pool import ThreadPool
 
-    from perfopt.optimize.evaluate import init_thread_evaluator, pool_ready_task
+    from perfopt.optimize.evaluate import init_thread_evaluator
 
     pool = ThreadPool(cfg.bt_workers, initializer=init_thread_evaluator, initargs=evaluator_args)
-    ready = pool.map(pool_ready_task, range(cfg.bt_workers), chunksize=1)
-    info = {
-        "threads": cfg.bt_workers,
+    return pool, _ready(pool, "threads", cfg.bt_workers, start)
+
+
+def _ready(pool: Any, kind: str, n: int, start: float) -> dict[str, Any]:
+    """Wait until the pool's workers answer; what the summary says about the pool.
+
+    One task per worker is not guaranteed to reach every worker, but waiting for the
+    answers guarantees the initializers ran in those that answered.
+    """
+    from perfopt.optimize.evaluate import pool_ready_task
+
+    ready = pool.map(pool_ready_task, range(n), chunksize=1)
+    return {
+        kind: n,
         "ready_s": time.perf_counter() - start,
         "workers": {str(r["pid"]): r for r in ready},
     }
-    return pool, info
