@@ -268,11 +268,10 @@ def _run_repeat(
     launched = time.monotonic()
     with open(out_log, "wb") as out_fh, open(err_log, "wb") as err_fh:
         proc = _start(cell, ctx, env, out_fh, err_fh, ready_w)
-    rep_started = "fork" if isinstance(proc, launcher.ForkedCell) else "exec"
     processes.guard(proc)  # its tree dies with it, and with us (perfopt.harness.processes)
     os.close(ready_w)
     views: CellViews | None = None
-    rep = _Repeat(status="failed", pid=proc.pid, started=rep_started)
+    rep = _Repeat(status="failed", pid=proc.pid, started="fork" if isinstance(proc, launcher.ForkedCell) else "exec")
     try:
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(header).encode() + b"\n")

@@ -22,8 +22,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from perfopt.machine import THREAD_CAP_VARS as CAP_VARIABLES
-from perfopt.machine import thread_pools  # noqa: F401 - what workers report
+from perfopt.machine import THREAD_CAP_VARS
 
 STOP = threading.Event()
 _LIMITS: list[Any] = []  # keeps threadpoolctl limits alive for the process lifetime
@@ -53,13 +52,13 @@ def install_sigint_handler() -> bool:
 
 def cap_environ(cap: int | None) -> dict[str, str]:
     """The environment variables that cap every thread pool at `cap`."""
-    return {} if cap is None else dict.fromkeys(CAP_VARIABLES, str(cap))
+    return {} if cap is None else dict.fromkeys(THREAD_CAP_VARS, str(cap))
 
 
 @contextmanager
 def capped_environ(cap: int | None) -> Iterator[None]:
     """Set the cap variables in os.environ while children are started, then restore."""
-    saved = {k: os.environ.get(k) for k in CAP_VARIABLES}
+    saved = {k: os.environ.get(k) for k in THREAD_CAP_VARS}
     os.environ.update(cap_environ(cap))
     try:
         yield

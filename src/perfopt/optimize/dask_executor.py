@@ -34,13 +34,12 @@ import uuid
 from typing import Any
 
 from perfopt.errors import UserError
+from perfopt.machine import THREAD_CAP_VARS, thread_pools
 from perfopt.optimize._bootstrap import (
-    CAP_VARIABLES,
     STOP,
     apply_caps,
     cap_environ,
     capped_environ,
-    thread_pools,
 )
 from perfopt.optimize.cluster_address import (
     CONNECT_TIMEOUT_S,
@@ -190,7 +189,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
     cfg, task = payload["cfg"], payload["task"]
     start = time.perf_counter()
     # What the nanny put in place before the process started (pre-spawn environment).
-    environ = {k: os.environ.get(k) for k in CAP_VARIABLES}
+    environ = {k: os.environ.get(k) for k in THREAD_CAP_VARS}
     apply_caps(cfg.thread_cap)  # for workers of clusters started without caps
     optuna.logging.set_verbosity(payload["optuna_verbosity"])
     objective, info = task.build(cfg, None)

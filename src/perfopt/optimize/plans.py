@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import PerfoptError, ServiceError, UserError
-from perfopt.optimize._bootstrap import STOP, Interrupted, capped_environ, scoped_caps, thread_pools
+from perfopt.machine import thread_pools
+from perfopt.optimize._bootstrap import STOP, Interrupted, capped_environ, scoped_caps
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.storages import StorageSpec
 from perfopt.optimize.tasks import TrialTask

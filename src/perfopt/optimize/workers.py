@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import ServiceError, UserError
+from perfopt.machine import thread_pools
 from perfopt.optimize._bootstrap import (
     STOP,
     Interrupted,
     apply_caps,
     die_with_parent,
     install_sigint_handler,
-    thread_pools,
 )
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.storages import StorageSpec, open_storage
