@@ -17,7 +17,10 @@ One command, a few minutes on a quiet 2-core machine; prints one table per secti
    the objective is built, divided by trials) and their difference with its 95%
    interval, beside the time in the task on the worker, Dask's gap between tasks and
    the result's way back to the driver.
-3. sampler: seconds per trial (ask: sampling all six parameters, and tell) of each
+3. heap: one trial process with `--heap keep` (the default) against `--heap system`
+   (glibc's malloc defaults), interleaved: the mean trial, the run, and the process's
+   minor page faults and kernel (system) CPU seconds per trial.
+4. sampler: seconds per trial (ask: sampling all six parameters, and tell) of each
    `--sampler` choice on an in-memory study already holding 100, 1,000 and 5,000
    trials (random values: the sampler's cost, not the search's quality).
 
@@ -51,8 +54,8 @@ PERFOPT = [sys.executable, "-m", "perfopt"]
 POSTGRES = (
     os.environ.get("PERFOPT_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-DAILY = ["--start", "2024-01-01", "--end", "2025-12-31", "--seed", "0", "--access", "bulk"]
-SECTIONS = ("parallel", "dask", "sampler")
+DAILY = ["--seed", "0", "--access", "bulk"]
+SECTIONS = ("parallel", "dask", "heap", "sampler")
 SAMPLER_SIZES = (100, 1000, 5000)
 
 
@@ -66,6 +69,11 @@ class Runs:
     storage_s: list[float] = field(default_factory=list)
     trial_s: list[float] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
+
+
+def daily(args: argparse.Namespace) -> list[str]:
+    """The study's windows: one per calendar year from --first-year to 2025."""
+    return ["--start", f"{args.first_year}-01-01", "--end", "2025-12-31", *DAILY]
 
 
 def busy_cores() -> tuple[float, float]:
@@ -95,13 +103,24 @@ def machine_line() -> str:
 
 
 def optimize(args: list[str], out: Path) -> tuple[float, dict[str, Any]]:
-    """One `perfopt optimize` in a fresh process: (whole wall seconds, its summary)."""
+    """One `perfopt optimize` in a fresh process: (whole wall seconds, its summary).
+
+    The summary gains `rusage`: the minor page faults and the user and system CPU
+    seconds of that process and its children (its trial workers)."""
     summary = out / f"summary-{time.monotonic_ns()}.json"
     cmd = [*PERFOPT, "optimize", *args, "--no-progress", "--summary-json", str(summary)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     whole = time.perf_counter() - start
-    return whole, json.loads(summary.read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s = json.loads(summary.read_text())
+    s["rusage"] = {
+        "minflt": after.ru_minflt - before.ru_minflt,
+        "user_s": after.ru_utime - before.ru_utime,
+        "sys_s": after.ru_stime - before.ru_stime,
+    }
+    return whole, s
 
 
 def storage_url(kind: str, out: Path, name: str) -> str:
@@ -138,7 +157,7 @@ def parallel_section(args: argparse.Namespace, out: Path, tag: str) -> list[str]
         for kind, n_jobs in order:
             name = f"par-{kind}-{n_jobs}-{tag}-{r}"
             studies.append(name)
-            cmd = ["--data", str(args.data), "--source", args.source, *DAILY]
+            cmd = ["--data", str(args.data), "--source", args.source, *daily(args)]
             cmd += ["--n-trials", str(args.trials), "--n-jobs", str(n_jobs)]
             cmd += ["--study-name", name, "--storage", storage_url(kind, out, name)]
             whole, s = optimize(cmd, out)
@@ -188,7 +207,7 @@ def dask_section(args: argparse.Namespace, out: Path, tag: str) -> list[str]:
         for label, extra in order:
             name = f"dask-{label}-{tag}-{r}"
             studies.append(name)
-            cmd = ["--data", str(args.data), "--source", args.source, *DAILY]
+            cmd = ["--data", str(args.data), "--source", args.source, *daily(args)]
             cmd += ["--n-trials", str(n), *extra, "--study-name", name]
             cmd += ["--storage", storage_url(args.dask_storage, out, name)]
             whole, s = optimize(cmd, out)
@@ -238,6 +257,44 @@ def dask_section(args: argparse.Namespace, out: Path, tag: str) -> list[str]:
         f"{level([e['cluster'] for e in dask.extra]).value:.2f} s once per run"
     )
     return studies
+
+
+def heap_section(args: argparse.Namespace, out: Path, tag: str) -> None:
+    """One trial process, --heap keep vs system, interleaved: trial time and page faults."""
+    from perfopt.harness.stats import level
+
+    runs = {"keep": Runs(), "system": Runs()}
+    rng = random.Random(args.seed + 2)
+    for r in range(args.repeats):
+        order = list(runs)
+        rng.shuffle(order)
+        for heap in order:
+            name = f"heap-{heap}-{tag}-{r}"
+            cmd = ["--data", str(args.data), "--source", args.source, *daily(args)]
+            cmd += ["--n-trials", str(args.trials), "--n-jobs", "1", "--heap", heap]
+            cmd += ["--study-name", name, "--storage", storage_url("journal", out, name)]
+            whole, s = optimize(cmd, out)
+            record(runs[heap], whole, s)
+            runs[heap].extra.append({k: v / args.trials for k, v in s["rusage"].items()})
+            print(
+                f"  round {r + 1} --heap {heap:6}: run {s['wall_s']:.2f} s, mean trial "
+                f"{s['trial_s']['mean'] * 1e3:.1f} ms, {s['rusage']['minflt']} page faults",
+                flush=True,
+            )
+    print(f"\n  {args.trials} trials, one process, journal file (n={args.repeats} a side):")
+    for heap, r in runs.items():
+        faults = level([e["minflt"] for e in r.extra]).value
+        sys_ms = level([e["sys_s"] for e in r.extra]).value * 1e3
+        print(
+            f"  --heap {heap:6}: mean trial {level(r.trial_s).value * 1e3:.1f} ms, run "
+            f"{level(r.run_s).value:.2f} s; per trial {faults:,.0f} minor page faults, "
+            f"{sys_ms:.1f} ms in the kernel"
+        )
+    keep, system = runs["keep"], runs["system"]
+    print(
+        f"  keep over system: trial {ratio_text(system.trial_s, keep.trial_s)}; "
+        f"run {ratio_text(system.run_s, keep.run_s)}"
+    )
 
 
 def sampler_section(args: argparse.Namespace) -> None:
@@ -311,15 +368,21 @@ def drop_postgres_studies(names: list[str]) -> None:
             optuna.delete_study(study_name=summary.study_name, storage=storage)
 
 
-def ensure_data(path: Path | None) -> Path:
-    """The daily panel to use: --data, else one generated once under ~/.cache."""
+def ensure_data(path: Path | None, first_year: int) -> Path:
+    """The daily panel to use: --data, else one generated once under ~/.cache.
+
+    The default panel starts in February 2023 (history for windows from 2024); earlier
+    windows get a panel of their own starting a year before the first one."""
     if path is not None:
         return path.resolve()
-    cached = Path.home() / ".cache" / "perfopt-figures" / "daily-500"
+    name, extra = "daily-500", []
+    if first_year < 2024:
+        name, extra = f"daily-500-from-{first_year - 1}", ["--start", f"{first_year - 1}-01-02"]
+    cached = Path.home() / ".cache" / "perfopt-figures" / name
     if not (cached / "manifest.json").exists():
         print(f"generating the daily panel (500 tickers) into {cached} ...", flush=True)
-        subprocess.run([*PERFOPT, "data", "generate", "--out", str(cached)], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run([*PERFOPT, "data", "generate", *extra, "--out", str(cached)],
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     return cached
 
 
@@ -330,6 +393,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--source", default="hdf5", help="panel file the runs read")
     parser.add_argument("--repeats", type=int, default=3, help="rounds (runs a side)")
     parser.add_argument("--trials", type=int, default=120, help="trials per parallel run")
+    parser.add_argument(
+        "--first-year",
+        type=int,
+        default=2024,
+        help="first of the yearly windows, which end with 2025 (default 2024: two windows); "
+        "each one more makes a trial longer (the generated panel starts a year before)",
+    )
     parser.add_argument("--dask-trials", type=int, default=60, help="trials per Dask run")
     parser.add_argument("--dask-storage", default="journal", choices=["journal", "postgresql"])
     parser.add_argument("--storages", default="journal,postgresql", help="comma-separated")
@@ -350,14 +420,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="perfopt-parallel-") as tmp:
         out = Path(tmp)
         try:
-            if {"parallel", "dask"} & set(sections):
-                args.data = ensure_data(args.data)
+            if {"parallel", "dask", "heap"} & set(sections):
+                args.data = ensure_data(args.data, args.first_year)
             if "parallel" in sections:
                 print(f"\n[parallel] trial processes, {args.repeats} interleaved rounds:")
                 studies += parallel_section(args, out, tag)
             if "dask" in sections:
                 print(f"\n[dask] plain process vs LocalCluster, {args.repeats} rounds:")
                 studies += dask_section(args, out, tag)
+            if "heap" in sections:
+                print(f"\n[heap] --heap keep vs system, {args.repeats} interleaved rounds:")
+                heap_section(args, out, tag)
             if "sampler" in sections:
                 print("\n[sampler] cost per trial as the study grows (in-memory storage):")
                 sampler_section(args)

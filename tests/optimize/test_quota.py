@@ -72,6 +72,26 @@ def test_loop_waits_for_another_process_trial_then_fills_a_lost_place():
     assert counted_trials(study) == 3
 
 
+def test_loop_stops_instead_of_waiting_when_its_own_run_holds_the_last_places():
+    """The run's reservations are all taken: a sibling holds the last trial, no poll."""
+    study = optuna.create_study()
+    for v in (1.0, 2.0):
+        study.tell(study.ask({"x": optuna.distributions.FloatDistribution(0, 10)}), v)
+    study.ask({"x": optuna.distributions.FloatDistribution(0, 10)})  # a sibling's last trial
+    stats = run_until_quota(
+        study, lambda trial: trial.suggest_float("x", 0, 10), TrialQuota(3), catch=(),
+        reserved_left=lambda: 0,
+    )  # fmt: skip
+    assert stats == {"trials": 0, "surplus": 0, "waits": 0}  # no poll, no sleep
+    # With a reservation left (a place other runs hold), the loop waits as before.
+    left = iter([1, 1, 0])
+    stats = run_until_quota(
+        study, lambda trial: trial.suggest_float("x", 0, 10), TrialQuota(3), catch=(),
+        reserved_left=lambda: next(left),
+    )  # fmt: skip
+    assert stats["waits"] == 2 and stats["trials"] == 0
+
+
 def cli_grid(data, storage: str, study_template: str, n: int) -> list[str]:
     return [sys.executable, "-m", "perfopt", "optimize", "--data", str(data),
             "--symbol", "BTCUSDT", "--timeframe-grid", "1m@15m", "--n-trials", str(n),

@@ -182,6 +182,27 @@ def test_forked_workers_inherit_the_prebuilt_objective_and_find_the_same_values(
     assert values["fork"] == values["spawn"]
 
 
+def test_the_heap_setting_reaches_the_workers_and_leaves_the_values_alone(data_dir, tmp_path):
+    """--heap keep (the default) and system: each worker reports its heap, same trials."""
+    from perfopt.heap import glibc_version, user_heap_settings
+
+    values, applied = {}, {}
+    for heap, method in (("keep", "spawn"), ("system", "fork")):
+        url = f"journal://{tmp_path}/{heap}.log"
+        summary = run_optimize(
+            config(data_dir, f"heap-{heap}", url, mode="trial", n_jobs=1, start_method=method,
+                   heap=heap)
+        )  # fmt: skip
+        (worker,) = summary["workers"]
+        assert summary["plan"]["heap"] == heap
+        assert worker["heap"]["mode"] == heap and summary["heap"] == worker["heap"]
+        values[heap] = [(t.params, t.value) for t in load(summary).get_trials()]
+        applied[heap] = worker["heap"]["applied"]
+    assert values["keep"] == values["system"]
+    assert applied == {"keep": glibc_version() is not None and not user_heap_settings(),
+                       "system": False}  # fmt: skip
+
+
 def test_tpe_multivariate_sampler_runs_the_study(data_dir, tmp_path):
     """--sampler tpe-multivariate: TPE with multivariate and group on, exact count."""
     from perfopt.optimize.studies import make_sampler

@@ -16,6 +16,7 @@ from perfopt.optimize.strategy import (
     rolling_log_vol,
     select_weights,
     sharpe,
+    wilder_rsi,
 )
 
 
@@ -111,3 +112,48 @@ def test_naive_and_bulk_access_give_the_same_value(data_dir):
     assert set(timer_b.as_dict()) == {"data", "signals", "returns", "metrics"}
     # The naive data stage runs one query per ticker per date: far slower than a slice.
     assert timer_n.as_dict()["data"] > timer_b.as_dict()["data"]
+
+
+@pytest.mark.parametrize("period", [14, 3])
+def test_wilder_rsi_equals_the_backtest_kernel_to_the_last_bit(period):
+    """Gaps, late listings, delistings, flat runs, only-up and only-down tickers."""
+    from perfopt.backtest.kernels import rsi_kernel
+
+    rng = np.random.default_rng(period)
+    close = 100 * np.cumprod(1 + rng.normal(0, 0.02, (300, 40)), axis=0)
+    close[rng.random(close.shape) < 0.05] = np.nan
+    close[:50, :5] = np.nan  # listed late
+    close[200:, 35:] = np.nan  # delisted
+    close[100:130, 6] = close[99, 6]  # no move at all for a month
+    close[:, 7] = np.linspace(10, 20, 300)  # only gains: RSI 100
+    close[:, 8] = np.linspace(20, 10, 300)  # only losses: RSI 0
+    close[:, 9] = np.nan  # never traded
+    for span in (close, close[123:], np.round(close, 1)):
+        expected = rsi_kernel(np.ascontiguousarray(span), period)
+        got = wilder_rsi(span, period)
+        assert np.array_equal(got, expected, equal_nan=True)
+    assert np.isnan(got[:, 9]).all() and (got[period:, 7] == 100.0).all()
+
+
+def test_the_evaluator_computes_a_windows_rsi_once(data_dir):
+    """Bulk: every window's RSI at build; naive: at its first trial; then reused."""
+    from perfopt.optimize.evaluate import WindowEvaluator
+    from perfopt.profiling._timer import StageTimer
+
+    tickers = tuple(f"S{i:04d}" for i in range(6))
+    probe = WindowEvaluator(data_dir, "sqlite", "bulk", tickers, 0.001)
+    windows = build_windows(probe.calendar, "walk-forward", "2022-01-01", "2023-12-31")
+    bulk = WindowEvaluator(data_dir, "sqlite", "bulk", tickers, 0.001, windows)
+    naive = WindowEvaluator(data_dir, "sqlite", "naive", tickers, 0.001, windows)
+    unused = np.empty((0, 0))  # a cached window never looks at the closes it is given
+    for window in windows:
+        kept = bulk.rsi(window, unused)
+        assert kept.shape == (window.n_rows, len(tickers))
+        assert np.array_equal(kept, wilder_rsi(bulk.fetch(window)), equal_nan=True)
+    fresh = WindowEvaluator(data_dir, "sqlite", "naive", tickers, 0.001, windows)
+    assert fresh.rsi(windows[0], unused).shape == (0, 0)  # not computed at build: naive
+    params = StrategyParams(60, 30, 0.7, 0.2, 0.4, 3)
+    first = [naive.evaluate(w, params, StageTimer())[0] for w in windows]
+    again = [naive.evaluate(w, params, StageTimer())[0] for w in windows]
+    assert first == again == [bulk.evaluate(w, params, StageTimer())[0] for w in windows]
+    assert naive.rsi(windows[0], unused) is naive.rsi(windows[0], unused)

@@ -96,6 +96,7 @@ def _config(args: argparse.Namespace, grid_mode: bool) -> object:
         bt_workers=args.bt_workers,
         bt_pool=args.bt_pool,
         start_method=args.start_method,
+        heap=args.heap,
         blas_threads=args.blas_threads,
         access=args.access,
         source=args.source,

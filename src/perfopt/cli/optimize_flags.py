@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from perfopt.cli import checks, config_file, user_objective
+from perfopt.heap import HEAP_MODES
 from perfopt.machine import START_METHODS
 
 
@@ -104,6 +105,15 @@ def add_flags(
         help="what runs a trial's windows in parallel (backtest and hybrid modes): process "
         "(default; true parallelism, each pays its start-up) or thread (starts in "
         "milliseconds, shares memory; gains only where numpy releases the GIL)",
+    )
+    common.add_argument(
+        "--heap",
+        choices=HEAP_MODES,
+        default="keep",
+        help="keep (default): glibc keeps freed memory for reuse in the processes that run "
+        "trials (mmap threshold 32 MiB, trim threshold 256 MiB), so numpy temporaries "
+        "do not fault in fresh zeroed pages every trial; system: the C library's defaults. "
+        "MALLOC_*_ variables set in the environment win over keep",
     )
     common.add_argument(
         "--start-method",

@@ -15,6 +15,7 @@ from typing import Any
 from perfopt.errors import UserError
 from perfopt.harness import cells as cells_mod
 from perfopt.harness import environment, results
+from perfopt.harness.overhead_cache import overhead_line
 from perfopt.harness.progress import Progress
 from perfopt.harness.runner import RunContext
 from perfopt.harness.schedule import ScheduleOptions, run_cells
@@ -98,8 +99,7 @@ def run_matrix(
                 options or ScheduleOptions(),
             )
             if spec.overhead and not _has_overhead(results_path):
-                progress.note("measuring the views' own overhead on a CPU-bound loop")
-                results.append(results_path, _overhead_record(spec, ctx))
+                results.append(results_path, _overhead_record(spec, ctx, progress))
         finally:
             progress.close()
         report_path = None
@@ -237,13 +237,21 @@ def _has_overhead(path: Path) -> bool:
     return any(r.get("kind") == "overhead" for r in results.load(path))
 
 
-def _overhead_record(spec: MatrixSpec, ctx: RunContext) -> dict[str, Any]:
+def _overhead_record(spec: MatrixSpec, ctx: RunContext, progress: Progress) -> dict[str, Any]:
     env = dict(ctx.environment)
     env["start_utc"] = environment.utc_now()
+
+    def measure() -> dict[str, Any]:
+        progress.note("measuring the views' own overhead on a CPU-bound loop")
+        return measure_overhead_line()
+
+    line = overhead_line(ctx.cache_dir, ctx.environment, measure)
+    if "reused_from" in line:
+        progress.note(f"the views' own overhead: reusing this machine's from {line['reused_from']}")
     return {
         "schema": results.SCHEMA,
         "kind": "overhead",
         "matrix": spec.name,
-        "overhead": measure_overhead_line(),
+        "overhead": line,
         "environment": env,
     }

@@ -8,6 +8,7 @@ carries its interval and n.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from perfopt.harness.markdown import duration, inline, table
 from perfopt.harness.overhead_verdict import judge_overhead
@@ -186,10 +187,22 @@ def overhead_section(overhead: OverheadRecord | None) -> list[str]:
         f"A CPU-bound command of fixed work, {'?' if overhead.repeats is None else overhead.repeats} interleaved repeats per "
         "variant. The CPU cost (CPU the watcher used over the command's CPU) is the stable "
         "measure; the wall-time change is what the command felt, and is only meaningful "
-        "when it exceeds the spread of the bare runs.\n",
+        "when it exceeds the spread of the bare runs."
+        + _reused_text(overhead.data.get("overhead") or {})
+        + "\n",
         *table(header, rows),
     ]
     return [*lines, ""]
+
+
+def _reused_text(line: dict[str, Any]) -> str:
+    """Where the overhead line is a day-old-at-most measurement kept for this machine."""
+    if "reused_from" not in line:
+        return ""
+    return (
+        f" Measured at {line['reused_from']} on this machine with the same Python, py-spy and "
+        "perfopt, and reused by this run (it is measured again once a day)."
+    )
 
 
 def _pct(x: float | None) -> str:

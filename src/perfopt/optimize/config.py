@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from perfopt.errors import UserError
+from perfopt.heap import HEAP_MODES
 from perfopt.machine import START_METHODS, physical_cores
 from perfopt.optimize.cluster_address import check_ray, parse_scheduler
 from perfopt.optimize.studies import new_run_id, run_seed
@@ -74,6 +75,7 @@ class OptimizeConfig:
     bt_workers: int = 1
     bt_pool: str = "process"  # how a trial's windows run in parallel: "process" or "thread"
     start_method: str = "fork"
+    heap: str = "keep"  # perfopt.heap: "keep" (freed memory reused) or "system"
     blas_threads: int | None = None
     access: str = "bulk"
     source: str = "sqlite"
@@ -146,6 +148,8 @@ class OptimizeConfig:
             raise UserError(f"--bt-workers must be at least 1, got {self.bt_workers}")
         if self.bt_pool not in BT_POOLS:
             raise UserError(f"--bt-pool must be one of {', '.join(BT_POOLS)}, got {self.bt_pool!r}")
+        if self.heap not in HEAP_MODES:
+            raise UserError(f"--heap must be one of {', '.join(HEAP_MODES)}, got {self.heap!r}")
         if self.timeout is not None and not (0 < self.timeout < math.inf):
             raise UserError(f"--timeout must be positive seconds, got {self.timeout}")
         if self.blas_threads is not None and self.blas_threads < 1:
@@ -281,6 +285,7 @@ class OptimizeConfig:
             "bt_workers": self.bt_workers,
             "bt_pool": self.bt_pool,
             "start_method": self.start_method,
+            "heap": self.heap,
             "blas_threads": self.thread_cap,
             "access": self.access,
             "source": self.source,

@@ -49,7 +49,7 @@ class DailyTask(TrialTask):
         }
 
     def open_pool(self, cfg: OptimizeConfig) -> tuple[Any, dict[str, Any]]:
-        """bt_workers processes, each with the panel loaded and numba warm."""
+        """bt_workers processes, each with the panel loaded and the windows' RSI computed."""
         return open_window_pool(cfg, self.windows, self.tickers)
 
     def build(self, cfg: OptimizeConfig, pool: Any = None) -> tuple[Any, dict[str, Any]]:

@@ -34,6 +34,7 @@ import uuid
 from typing import Any
 
 from perfopt.errors import UserError
+from perfopt.heap import set_heap
 from perfopt.machine import THREAD_CAP_VARS, thread_pools
 from perfopt.optimize._bootstrap import (
     STOP,
@@ -191,6 +192,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
     # What the nanny put in place before the process started (pre-spawn environment).
     environ = {k: os.environ.get(k) for k in THREAD_CAP_VARS}
     apply_caps(cfg.thread_cap)  # for workers of clusters started without caps
+    heap = set_heap(cfg.heap)
     optuna.logging.set_verbosity(payload["optuna_verbosity"])
     objective, info = task.build(cfg, None)
     host = socket.gethostname()
@@ -210,6 +212,7 @@ def _build(payload: dict[str, Any]) -> dict[str, Any]:
             "host": host,
             "ready_s": time.perf_counter() - start,
             "thread_pools": thread_pools(),
+            "heap": heap.as_dict(),
             "environ_at_start": environ,
             **info,
         },

@@ -7,6 +7,12 @@ One `WindowEvaluator` per process (trial worker, pool worker or the main process
 - access `naive` keeps a read-only SQLite connection and, inside every trial, asks for
   each ticker's close on each date of the window with one query (the source system's
   pattern, kept as the measured baseline).
+
+The RSI of a window does not depend on the trial's parameters: each evaluator computes
+it once per window (`rsi`) and reuses it. With bulk access every window's RSI is
+computed when the evaluator is built (its `warmup_s`), so forked workers inherit it and
+every trial does the same work; with naive access the first trial of a window in a
+process computes it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from perfopt.optimize.strategy import (
     rebalance_rows,
     select_weights,
     sharpe,
+    wilder_rsi,
 )
 from perfopt.stage_timer import StageTimer
 
@@ -39,7 +46,13 @@ class WindowEvaluator:
     for naive access: one SQLite connection; bulk access only reads shared arrays)."""
 
     def __init__(
-        self, data_dir: Path, source: str, access: str, tickers: Sequence[str], fee: float
+        self,
+        data_dir: Path,
+        source: str,
+        access: str,
+        tickers: Sequence[str],
+        fee: float,
+        windows: Sequence[Window] = (),
     ) -> None:
         from perfopt.data import open_store
 
@@ -58,16 +71,20 @@ class WindowEvaluator:
             self._store.close_handle()
             self._store = None
         self.load_s = time.perf_counter() - start
-        self.warmup_s = self._warm_up()
-
-    @staticmethod
-    def _warm_up() -> float:
-        """Load the numba RSI kernel (~0.6 s per process) outside any trial's timing."""
-        from perfopt.backtest.kernels import rsi_kernel
-
+        self._rsi: dict[tuple[int, int], np.ndarray] = {}
         start = time.perf_counter()
-        rsi_kernel(np.linspace(1.0, 2.0, 3 * RSI_PERIOD).reshape(-1, 1), RSI_PERIOD)
-        return time.perf_counter() - start
+        if self.close is not None:
+            for window in windows:
+                self.rsi(window, self.fetch(window))
+        self.warmup_s = time.perf_counter() - start
+
+    def rsi(self, window: Window, close: np.ndarray) -> np.ndarray:
+        """The RSI of the window's closes `close`: computed once in this process, then kept."""
+        key = (window.span_start, window.last)
+        found = self._rsi.get(key)
+        if found is None:
+            found = self._rsi[key] = wilder_rsi(close, RSI_PERIOD)
+        return found
 
     def fetch(self, window: Window) -> np.ndarray:
         """The window's closes, history rows included: (rows x tickers), C order."""
@@ -86,12 +103,10 @@ class WindowEvaluator:
         self, window: Window, params: StrategyParams, timer: StageTimer
     ) -> tuple[float, int]:
         """Sharpe of the window's monthly returns; returns (value, months)."""
-        from perfopt.backtest.kernels import rsi_kernel
-
         with timer.stage("data"):
             close = self.fetch(window)
         with timer.stage("signals"):
-            rsi = rsi_kernel(close, RSI_PERIOD)
+            rsi = self.rsi(window, close)
             rows = rebalance_rows(self.month_ends, window.first)
             rows = rows[(rows >= window.span_start) & (rows <= window.last)] - window.span_start
             weights, filled = select_weights(close, rsi, rows, params)
@@ -116,7 +131,7 @@ def init_process_evaluator(
 ) -> WindowEvaluator:
     """Build this process's evaluator (pool initializer and trial workers)."""
     global _EVALUATOR, _WINDOWS
-    _EVALUATOR = WindowEvaluator(data_dir, source, access, tickers, fee)
+    _EVALUATOR = WindowEvaluator(data_dir, source, access, tickers, fee, windows)
     _WINDOWS = tuple(windows)
     return _EVALUATOR
 
@@ -134,7 +149,7 @@ def init_thread_evaluator(
 ) -> None:
     """Thread-pool initializer: this thread's own evaluator (a store handle is per thread)."""
     global _WINDOWS
-    _THREAD.evaluator = WindowEvaluator(data_dir, source, access, tickers, fee)
+    _THREAD.evaluator = WindowEvaluator(data_dir, source, access, tickers, fee, windows)
     _WINDOWS = tuple(windows)
 
 

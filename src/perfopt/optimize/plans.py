@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import PerfoptError, ServiceError, UserError
+from perfopt.heap import set_heap
 from perfopt.machine import thread_pools
 from perfopt.optimize._bootstrap import STOP, Interrupted, capped_environ, scoped_caps
 from perfopt.optimize.config import OptimizeConfig
@@ -84,6 +85,7 @@ def run_in_process(
     result = PlanResult()
     pool = None
     quota = TrialQuota(cfg.n_trials, cfg.run_id)
+    heap = set_heap(cfg.heap)  # this process runs the trials (a window pool sets its own)
     # Capped only while the plan runs: the caller's process gets its pools back.
     with scoped_caps(cfg.thread_cap if cfg.mode != "thread" else None):
         try:
@@ -91,7 +93,13 @@ def run_in_process(
                 pool, result.pool = task.open_pool(cfg)
             objective, info = task.build(cfg, pool)
             result.workers.append(
-                {"index": 0, "pid": os.getpid(), "thread_pools": thread_pools(), **info}
+                {
+                    "index": 0,
+                    "pid": os.getpid(),
+                    "thread_pools": thread_pools(),
+                    "heap": heap.as_dict(),
+                    **info,
+                }
             )
             threads = cfg.n_jobs if cfg.mode == "thread" else 1
             start = time.perf_counter()

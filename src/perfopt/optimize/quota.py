@@ -199,6 +199,7 @@ def run_until_quota(
     orphan_after_s: float = 10.0,
     reserve: Callable[[], bool] | None = None,
     release: Callable[[], None] | None = None,
+    reserved_left: Callable[[], int] | None = None,
 ) -> dict[str, int]:
     """Run trials one at a time until the study holds `quota.target` counted trials.
 
@@ -206,7 +207,9 @@ def run_until_quota(
     ones. `reserve()` / `release()` is an optional counter shared by the workers of one
     run (a slot per trial, given back when the trial did not count): it keeps workers
     of the same run from racing for the last place, so surplus trials happen only
-    between independent runs. Returns {"trials", "surplus", "waits"}.
+    between independent runs; `reserved_left()` reads it, and at 0 a loop that would
+    wait stops (the run's other workers hold the last places). Returns {"trials",
+    "surplus", "waits"}.
     """
     wrapped = QuotaObjective(objective, quota)
     stats = {"trials": 0, "surplus": 0, "waits": 0}
@@ -232,6 +235,8 @@ def run_until_quota(
         if step == "done":
             break
         if step == "wait":
+            if reserved_left is not None and reserved_left() <= 0:
+                break  # this run's other workers hold the last places (module docstring)
             stats["waits"] += 1
             now = time.monotonic()
             if status != last_seen:

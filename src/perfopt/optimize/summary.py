@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from perfopt.heap import describe_heap
 from perfopt.optimize.config import OptimizeConfig
 from perfopt.optimize.plans import PlanResult
 from perfopt.optimize.storages import StorageSpec
@@ -78,6 +79,10 @@ def summarize(
     storage_s = (loop_total - stage_sums["total"]) / len(timed) if timed and plan.loop_s else None
     best, pareto = best_of(study)
     thread_pools = {str(w.get("pid")): w.get("thread_pools") for w in plan.workers}
+    # What the processes that ran trials got (the same everywhere unless their
+    # environments differ: a cluster's workers); before any worker reported, the plan.
+    heaps = [w["heap"] for w in plan.workers if w.get("heap")]
+    heap = heaps[0] if heaps else describe_heap(cfg.heap).as_dict()
     if plan.pool:
         for pid, info in plan.pool.get("workers", {}).items():
             thread_pools[pid] = info.get("thread_pools")
@@ -116,6 +121,7 @@ def summarize(
         if stage_sums["total"] and "data" in stage_sums
         else math.nan,
         "storage_s_per_trial": storage_s,
+        "heap": heap,
         "thread_pools": thread_pools,
         "workers": [
             {
@@ -128,6 +134,7 @@ def summarize(
                     "load_s",
                     "warmup_s",
                     "prebuilt",
+                    "heap",
                     "loop_s",
                     "environ_at_start",
                 )
@@ -229,6 +236,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         + ", ".join(f"{k} {_fmt(v)}" for k, v in summary["stage_s"].items())
         + f"; IO ratio {_fmt(summary['io_ratio'], '')}",
         f"Optuna overhead (storage + sampler) per trial: {_fmt(summary['storage_s_per_trial'])}",
+        _heap_text(summary.get("heap")),
         "thread pools: "
         + "; ".join(
             f"pid {pid}: " + ", ".join(f"{k}={v}" for k, v in (pools or {}).items())
@@ -266,3 +274,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     lines += [f"warning: {w}" for w in summary["warnings"]]
     return "\n".join(lines)
+
+
+def _heap_text(heap: dict[str, Any] | None) -> str:
+    """The summary's heap line: the mode and what took effect."""
+    if not heap:
+        return "heap: not recorded"
+    if heap["applied"] or heap["mode"] == "system":
+        return f"heap: {heap['mode']} ({heap['detail']})"
+    return f"heap: {heap['mode']} not applied ({heap['detail']})"

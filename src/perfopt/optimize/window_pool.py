@@ -1,6 +1,6 @@
 """The window pool of the daily task: bt_workers processes (or threads) that evaluate windows.
 
-Each pool worker loads the panel and warms numba once, then evaluates windows of any
+Each pool worker loads the panel and computes the windows' RSI once, then evaluates windows of any
 trial (perfopt.optimize.evaluate). `pool_initializer` is the pool processes' entry
 point: this module imports no numpy, so a spawned child caps its thread pools first.
 """
@@ -12,15 +12,17 @@ import signal
 import time
 from typing import Any
 
+from perfopt.heap import set_heap
 from perfopt.optimize._bootstrap import apply_caps, capped_environ, die_with_parent
 from perfopt.optimize.config import OptimizeConfig, Window
 
 
-def pool_initializer(cap: int | None, evaluator_args: tuple[Any, ...]) -> None:
-    """Initializer of a window pool process: caps, no SIGINT (its owner stops it), data."""
+def pool_initializer(cap: int | None, heap: str, evaluator_args: tuple[Any, ...]) -> None:
+    """Initializer of a window pool process: caps, heap, no SIGINT (its owner stops it), data."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(signal.SIGKILL)
     apply_caps(cap)
+    set_heap(heap)
     from perfopt.optimize.evaluate import init_process_evaluator
 
     init_process_evaluator(*evaluator_args)
@@ -39,7 +41,7 @@ def open_window_pool(
         pool = ctx.Pool(
             cfg.bt_workers,
             initializer=pool_initializer,
-            initargs=(cfg.thread_cap, evaluator_args),
+            initargs=(cfg.thread_cap, cfg.heap, evaluator_args),
         )
     return pool, _ready(pool, "processes", cfg.bt_workers, start)
 
@@ -49,8 +51,8 @@ def _open_window_threads(
 ) -> tuple[Any, dict[str, Any]]:
     """bt_workers threads of this process, each with its own evaluator (own store handle).
 
-    Threads share the process's memory and start in milliseconds, but run Python and
-    the numba RSI kernel one at a time (the GIL); numpy's array operations release it.
+    Threads share the process's memory and start in milliseconds, but run Python one
+    at a time (the GIL); numpy's array operations release it.
     """
     from multiprocessing.pool import ThreadPool
 

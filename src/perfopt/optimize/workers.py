@@ -10,9 +10,9 @@ trial, so they never race each other for the last place (the storage check would
 the loser into a surplus trial). The supervisor returns the slot of a worker that died.
 
 Forked workers start in milliseconds: with the fork start method (and no window pool)
-the supervisor builds the objective once before it starts them (panel loaded, numba
-warm; `prebuild_objective`), and every worker, replacements included, inherits it
-copy-on-write instead of loading and compiling again. With spawn or forkserver each
+the supervisor builds the objective once before it starts them (panel loaded, the
+windows' RSI computed; `prebuild_objective`), and every worker, replacements included,
+inherits it copy-on-write instead of building it again. With spawn or forkserver each
 worker builds its own.
 
 A worker writes `worker-<index>.json` (pid, ready time, thread pools, loop time, error)
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from perfopt.errors import ServiceError, UserError
+from perfopt.heap import HeapSetting, set_heap
 from perfopt.machine import thread_pools
 from perfopt.optimize._bootstrap import (
     STOP,
@@ -85,6 +86,7 @@ class WorkerArgs:
     deadline: float | None  # time.time() at which no new trial starts
     heartbeat: tuple[int, int] | None
     optuna_verbosity: int  # optuna.logging level for the worker
+    heap: HeapSetting | None = None  # what set_heap did in the worker (set there)
 
     @property
     def cap(self) -> int | None:
@@ -144,6 +146,7 @@ def trial_worker_entry(args: WorkerArgs) -> None:
     """Target of a trial worker process: caps and signals first, then the trials."""
     die_with_parent(signal.SIGINT)
     apply_caps(args.cap)
+    args.heap = set_heap(args.cfg.heap)
     install_sigint_handler()
     trial_worker_main(args)
 
@@ -177,6 +180,7 @@ def trial_worker_main(args: WorkerArgs) -> None:
         report.update(
             ready_s=time.time() - args.started_at,
             thread_pools=thread_pools(),
+            heap=None if args.heap is None else args.heap.as_dict(),
             pool=pool_info,
             **info,
         )
@@ -194,6 +198,7 @@ def trial_worker_main(args: WorkerArgs) -> None:
                 orphan_after_s=_orphan_after(cfg),
                 reserve=args.slots.take,
                 release=args.slots.give_back,
+                reserved_left=lambda: args.slots.left,
             )
         except Interrupted:
             report["interrupted"] = True
